@@ -1,0 +1,530 @@
+//! The data-plane engine: one UDP socket per address family, the TUN device, one boringtun `Tunn`
+//! per peer, the AllowedIPs table and the receiver-index map. Direct-path WireGuard is handled
+//! entirely here; disco and STUN datagrams, and WireGuard packets for DERP-only peers, are handed
+//! to the host through `Events` (the JS callbacks). See shared/spec/dependencies.md §5.
+//!
+//! Threads: one UDP reader per socket, one TUN reader, one timer thread (boringtun's
+//! `update_timers`, every 100 ms). All of them hold an `Arc<Engine>` and stop when `closed` is set.
+
+use crate::allowed_ips::{AllowedIps, Prefix};
+use crate::classify::{self, Kind, WgKind};
+use crate::counters::{add, inc, Counters};
+use crate::tun::{self, TunConfig, TunDevice};
+use boringtun::noise::errors::WireGuardError;
+use boringtun::noise::handshake::parse_handshake_anon;
+use boringtun::noise::{Packet, Tunn, TunnResult};
+use boringtun::x25519::{PublicKey, StaticSecret};
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Large enough for any UDP payload (65,507 bytes over IPv4), so the kernel never truncates
+/// silently and the size check in `classify` sees the real length.
+const RECV_BUF: usize = 65_536;
+/// Room for the largest decrypted or encrypted packet plus WireGuard's 32-byte overhead.
+const WORK_BUF: usize = 65_536 + 256;
+const POLL: Duration = Duration::from_millis(200);
+const TIMER_TICK: Duration = Duration::from_millis(100);
+/// magicsock raises socket buffers to 7 MiB where allowed (dataplane.md §4.6).
+const SOCKET_BUFFER: usize = 7 << 20;
+
+/// Where native code hands packets to the host (JavaScript). Each returns whether the packet was
+/// queued; `Err(true)` = no handler registered, `Err(false)` = queue full.
+pub trait Events: Send + Sync {
+    fn disco(&self, src: SocketAddr, data: &[u8]) -> Result<(), bool>;
+    fn stun(&self, src: SocketAddr, data: &[u8]) -> Result<(), bool>;
+    fn derp_send(&self, dst_key: [u8; 32], data: &[u8]) -> Result<(), bool>;
+}
+
+pub struct Config {
+    pub tun_name: String,
+    pub mtu: u16,
+    pub listen_port: u16,
+    pub private_key: [u8; 32],
+    pub addresses: Vec<(IpAddr, u8)>,
+    /// Datagrams larger than this are dropped as oversized.
+    pub max_datagram: usize,
+}
+
+#[derive(Clone)]
+pub struct PeerSpec {
+    pub public_key: [u8; 32],
+    pub allowed_ips: Vec<Prefix>,
+    pub endpoint: Option<SocketAddr>,
+    pub use_derp: bool,
+    pub keepalive: Option<u16>,
+}
+
+#[derive(Clone, Copy)]
+struct Route {
+    endpoint: Option<SocketAddr>,
+    use_derp: bool,
+}
+
+pub struct Peer {
+    pub key: [u8; 32],
+    index: u32,
+    tunn: Mutex<Tunn>,
+    route: Mutex<Route>,
+    keepalive: Option<u16>,
+    last_rx_addr: Mutex<Option<SocketAddr>>,
+}
+
+pub struct PeerStatus {
+    pub key: [u8; 32],
+    pub endpoint: Option<SocketAddr>,
+    pub use_derp: bool,
+    pub last_handshake: Option<Duration>,
+    pub tx_bytes: u64,
+    pub rx_bytes: u64,
+    pub last_rx_addr: Option<SocketAddr>,
+}
+
+#[derive(Default)]
+struct PeerTable {
+    by_key: HashMap<[u8; 32], Arc<Peer>>,
+    by_index: HashMap<u32, Arc<Peer>>,
+    allowed: AllowedIps<Arc<Peer>>,
+}
+
+pub struct Engine {
+    static_private: StaticSecret,
+    static_public: PublicKey,
+    udp4: UdpSocket,
+    udp6: Option<UdpSocket>,
+    tun: Box<dyn TunDevice>,
+    peers: RwLock<Arc<PeerTable>>,
+    next_index: AtomicU32,
+    closed: AtomicBool,
+    max_datagram: usize,
+    pub counters: Counters,
+    events: Arc<dyn Events>,
+    pub port: u16,
+}
+
+/// A poisoned lock only means another packet's processing panicked (and was caught); the
+/// protected state is still usable, so keep going rather than failing every later packet.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let domain = if addr.is_ipv4() { Domain::IPV4 } else { Domain::IPV6 };
+    let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        s.set_only_v6(true)?;
+    }
+    // Best effort: unprivileged processes may be capped by net.core.{r,w}mem_max.
+    let _ = s.set_recv_buffer_size(SOCKET_BUFFER);
+    let _ = s.set_send_buffer_size(SOCKET_BUFFER);
+    s.bind(&addr.into())?;
+    let u: UdpSocket = s.into();
+    u.set_read_timeout(Some(POLL))?;
+    Ok(u)
+}
+
+impl Engine {
+    pub fn start(cfg: Config, events: Arc<dyn Events>) -> io::Result<(Arc<Engine>, Vec<JoinHandle<()>>)> {
+        let udp4 = bind_udp(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), cfg.listen_port))?;
+        let port = udp4.local_addr()?.port();
+        // IPv6 on the same port if the host has it; a v4-only namespace is fine.
+        let udp6 = bind_udp(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port)).ok();
+        let tun = tun::open(&TunConfig { name: cfg.tun_name.clone(), mtu: cfg.mtu, addresses: cfg.addresses.clone() })?;
+        let static_private = StaticSecret::from(cfg.private_key);
+        let static_public = PublicKey::from(&static_private);
+        let seed = random_u32() & 0x00ff_ffff;
+        let engine = Arc::new(Engine {
+            static_private,
+            static_public,
+            udp4,
+            udp6,
+            tun,
+            peers: RwLock::new(Arc::new(PeerTable::default())),
+            next_index: AtomicU32::new(seed),
+            closed: AtomicBool::new(false),
+            max_datagram: cfg.max_datagram,
+            counters: Counters::default(),
+            events,
+            port,
+        });
+        let mut threads = Vec::new();
+        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| std::thread::Builder::new().name(name.into()).spawn(f);
+        let e = engine.clone();
+        threads.push(spawn("meshtray-udp4", Box::new(move || e.udp_loop(false)))?);
+        if engine.udp6.is_some() {
+            let e = engine.clone();
+            threads.push(spawn("meshtray-udp6", Box::new(move || e.udp_loop(true)))?);
+        }
+        let e = engine.clone();
+        threads.push(spawn("meshtray-tun", Box::new(move || e.tun_loop()))?);
+        let e = engine.clone();
+        threads.push(spawn("meshtray-timers", Box::new(move || e.timer_loop()))?);
+        Ok((engine, threads))
+    }
+
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    pub fn tun_name(&self) -> String {
+        self.tun.name()
+    }
+
+    fn table(&self) -> Arc<PeerTable> {
+        self.peers.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn alloc_index(&self, table: &PeerTable, taken: &HashMap<u32, Arc<Peer>>) -> u32 {
+        // boringtun shifts the index left by 8 to number sessions (noise/mod.rs `Tunn::new`), so it
+        // must fit in 24 bits; receiver index >> 8 then names the peer.
+        loop {
+            let i = self.next_index.fetch_add(1, Ordering::Relaxed) & 0x00ff_ffff;
+            if !table.by_index.contains_key(&i) && !taken.contains_key(&i) {
+                return i;
+            }
+        }
+    }
+
+    /// Replaces the peer set. Peers whose key is unchanged keep their `Tunn` (and so their
+    /// sessions and handshake state); only their routes, allowed IPs and keep-alive change.
+    pub fn set_peers(&self, specs: Vec<PeerSpec>) {
+        let old = self.table();
+        let mut next = PeerTable::default();
+        for s in specs {
+            if next.by_key.contains_key(&s.public_key) {
+                continue; // a duplicate key in the input: first one wins
+            }
+            let peer = match old.by_key.get(&s.public_key) {
+                Some(p) if p.keepalive == s.keepalive => {
+                    *lock(&p.route) = Route { endpoint: s.endpoint, use_derp: s.use_derp };
+                    p.clone()
+                }
+                existing => {
+                    // New peer, or a keep-alive change (boringtun fixes keep-alive at creation):
+                    // a new Tunn. For a keep-alive change the old index is kept so in-flight
+                    // packets still find the peer; its sessions are renegotiated.
+                    let index = match existing {
+                        Some(p) => p.index,
+                        None => self.alloc_index(&old, &next.by_index),
+                    };
+                    let tunn = Tunn::new(
+                        self.static_private.clone(),
+                        PublicKey::from(s.public_key),
+                        None,
+                        s.keepalive,
+                        index,
+                        None,
+                    );
+                    Arc::new(Peer {
+                        key: s.public_key,
+                        index,
+                        tunn: Mutex::new(tunn),
+                        route: Mutex::new(Route { endpoint: s.endpoint, use_derp: s.use_derp }),
+                        keepalive: s.keepalive,
+                        last_rx_addr: Mutex::new(None),
+                    })
+                }
+            };
+            for p in &s.allowed_ips {
+                next.allowed.insert(*p, peer.clone());
+            }
+            next.by_index.insert(peer.index, peer.clone());
+            next.by_key.insert(peer.key, peer);
+        }
+        *self.peers.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
+    }
+
+    pub fn peer_status(&self) -> Vec<PeerStatus> {
+        let t = self.table();
+        let mut v: Vec<PeerStatus> = t
+            .by_key
+            .values()
+            .map(|p| {
+                let (hs, tx, rx, _, _) = lock(&p.tunn).stats();
+                let r = *lock(&p.route);
+                PeerStatus {
+                    key: p.key,
+                    endpoint: r.endpoint,
+                    use_derp: r.use_derp,
+                    last_handshake: hs,
+                    tx_bytes: tx as u64,
+                    rx_bytes: rx as u64,
+                    last_rx_addr: *lock(&p.last_rx_addr),
+                }
+            })
+            .collect();
+        v.sort_by(|a, b| a.key.cmp(&b.key));
+        v
+    }
+
+    /// Sends bytes from JS (disco, STUN) out of the shared socket.
+    pub fn send_udp(&self, dst: SocketAddr, data: &[u8]) -> io::Result<()> {
+        let sock = self.socket_for(dst).ok_or_else(|| io::Error::new(io::ErrorKind::Unsupported, "no IPv6 socket"))?;
+        sock.send_to(data, dst)?;
+        inc(&self.counters.udp_send_from_js);
+        Ok(())
+    }
+
+    fn socket_for(&self, dst: SocketAddr) -> Option<&UdpSocket> {
+        if dst.is_ipv4() { Some(&self.udp4) } else { self.udp6.as_ref() }
+    }
+
+    /// A WireGuard packet that arrived over DERP from `src_key`.
+    pub fn inject_from_derp(&self, src_key: [u8; 32], data: &[u8]) {
+        let c = &self.counters;
+        let kind = classify::classify(data, self.max_datagram.max(64 * 1024));
+        let Kind::WireGuard(_) = kind else {
+            match kind {
+                Kind::Truncated => inc(&c.drop_truncated),
+                Kind::Oversized => inc(&c.drop_oversized),
+                // Disco and STUN never belong here: the engine keeps disco from DERP in JS.
+                _ => inc(&c.drop_garbage),
+            }
+            return;
+        };
+        let t = self.table();
+        let Some(peer) = t.by_key.get(&src_key).cloned() else {
+            inc(&c.drop_unknown_peer);
+            return;
+        };
+        self.guarded(|| {
+            let mut buf = vec![0u8; WORK_BUF];
+            self.decapsulate(&t, &peer, None, data, &mut buf, true);
+        });
+    }
+
+    /// Runs one packet's processing, turning a panic (a bug, or a boringtun edge case) into a
+    /// counted drop instead of a dead I/O thread or an abort across the FFI boundary.
+    fn guarded<F: FnOnce()>(&self, f: F) {
+        if catch_unwind(AssertUnwindSafe(f)).is_err() {
+            inc(&self.counters.drop_internal_error);
+        }
+    }
+
+    fn udp_loop(self: Arc<Self>, v6: bool) {
+        let sock = if v6 { self.udp6.as_ref() } else { Some(&self.udp4) };
+        let Some(sock) = sock else { return };
+        let mut buf = vec![0u8; RECV_BUF];
+        let mut work = vec![0u8; WORK_BUF];
+        while !self.is_closed() {
+            match sock.recv_from(&mut buf) {
+                Ok((n, src)) => {
+                    let data = &buf[..n];
+                    self.guarded(|| self.on_udp(src, data, &mut work));
+                }
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => {}
+                // ICMP port unreachable for an earlier send shows up as ECONNREFUSED on Linux;
+                // it says nothing about this socket, keep reading.
+                Err(_) => std::thread::sleep(Duration::from_millis(1)),
+            }
+        }
+    }
+
+    fn on_udp(&self, src: SocketAddr, data: &[u8], work: &mut [u8]) {
+        let c = &self.counters;
+        match classify::classify(data, self.max_datagram) {
+            Kind::Stun => match self.events.stun(src, data) {
+                Ok(()) => inc(&c.js_stun),
+                Err(no_handler) => inc(if no_handler { &c.drop_no_handler } else { &c.drop_js_queue_full }),
+            },
+            Kind::Disco => match self.events.disco(src, data) {
+                Ok(()) => inc(&c.js_disco),
+                Err(no_handler) => inc(if no_handler { &c.drop_no_handler } else { &c.drop_js_queue_full }),
+            },
+            Kind::WireGuard(kind) => {
+                let t = self.table();
+                let peer = match kind {
+                    WgKind::HandshakeInit => self.initiator(&t, data),
+                    _ => classify::receiver_index(kind, data).and_then(|i| t.by_index.get(&(i >> 8)).cloned()),
+                };
+                match peer {
+                    Some(p) => self.decapsulate(&t, &p, Some(src), data, work, false),
+                    None => inc(&c.drop_unknown_peer),
+                }
+            }
+            Kind::Truncated => inc(&c.drop_truncated),
+            Kind::Oversized => inc(&c.drop_oversized),
+            Kind::Garbage => inc(&c.drop_garbage),
+        }
+    }
+
+    /// A handshake initiation names no session of ours: decrypt the initiator's static key with our
+    /// private key to find the peer (boringtun `parse_handshake_anon`; dataplane.md §4.7).
+    fn initiator(&self, t: &PeerTable, data: &[u8]) -> Option<Arc<Peer>> {
+        let Ok(Packet::HandshakeInit(init)) = Tunn::parse_incoming_packet(data) else { return None };
+        let half = parse_handshake_anon(&self.static_private, &self.static_public, &init).ok()?;
+        t.by_key.get(&half.peer_static_public).cloned()
+    }
+
+    fn decapsulate(&self, t: &PeerTable, peer: &Arc<Peer>, src: Option<SocketAddr>, data: &[u8], work: &mut [u8], via_derp: bool) {
+        let c = &self.counters;
+        let mut tunn = lock(&peer.tunn);
+        let res = tunn.decapsulate(src.map(|s| s.ip()), data, work);
+        let ok = !matches!(res, TunnResult::Err(_));
+        if ok {
+            if via_derp {
+                inc(&c.derp_rx_packets);
+                add(&c.derp_rx_bytes, data.len() as u64);
+            } else {
+                inc(&c.direct_rx_packets);
+                add(&c.direct_rx_bytes, data.len() as u64);
+                *lock(&peer.last_rx_addr) = src;
+            }
+        }
+        match res {
+            TunnResult::Done => {}
+            TunnResult::WriteToNetwork(out) => {
+                self.send_to_peer(peer, out);
+                // After a handshake, boringtun has queued packets to flush: repeat with an empty
+                // datagram until Done (noise/mod.rs `decapsulate` docs).
+                loop {
+                    match tunn.decapsulate(None, &[], work) {
+                        TunnResult::WriteToNetwork(out) => self.send_to_peer(peer, out),
+                        _ => break,
+                    }
+                }
+            }
+            TunnResult::WriteToTunnelV4(pkt, from) => self.to_tun(t, peer, pkt, IpAddr::V4(from)),
+            TunnResult::WriteToTunnelV6(pkt, from) => self.to_tun(t, peer, pkt, IpAddr::V6(from)),
+            TunnResult::Err(e) => inc(match e {
+                WireGuardError::DuplicateCounter | WireGuardError::InvalidCounter => &c.drop_replay,
+                WireGuardError::NoCurrentSession => &c.drop_no_session,
+                WireGuardError::InvalidPacket | WireGuardError::IncorrectPacketLength => &c.drop_garbage,
+                _ => &c.drop_decrypt,
+            }),
+        }
+    }
+
+    /// Cryptokey routing on receive: the inner source must be one of the sender's allowed IPs.
+    fn to_tun(&self, t: &PeerTable, peer: &Arc<Peer>, pkt: &[u8], from: IpAddr) {
+        let c = &self.counters;
+        match t.allowed.lookup(from) {
+            Some(p) if Arc::ptr_eq(p, peer) => {}
+            _ => {
+                inc(&c.drop_disallowed_source);
+                return;
+            }
+        }
+        match self.tun.send(pkt) {
+            Ok(_) => {
+                inc(&c.tun_tx_packets);
+                add(&c.tun_tx_bytes, pkt.len() as u64);
+            }
+            Err(_) => inc(&c.drop_tun_write_error),
+        }
+    }
+
+    /// Sends an encrypted WireGuard message the way the peer is reachable now: to its direct
+    /// endpoint if it has one, and/or through JS for DERP. Both at once while the engine has not
+    /// yet trusted the direct path is what magicsock does (endpoint.go `send`: UDP and DERP).
+    fn send_to_peer(&self, peer: &Peer, data: &[u8]) {
+        let c = &self.counters;
+        let r = *lock(&peer.route);
+        let mut sent = false;
+        if let Some(ep) = r.endpoint {
+            match self.socket_for(ep).map(|s| s.send_to(data, ep)) {
+                Some(Ok(_)) => {
+                    inc(&c.direct_tx_packets);
+                    add(&c.direct_tx_bytes, data.len() as u64);
+                    sent = true;
+                }
+                _ => inc(&c.drop_send_error),
+            }
+        }
+        if r.use_derp {
+            match self.events.derp_send(peer.key, data) {
+                Ok(()) => {
+                    inc(&c.js_derp_send);
+                    inc(&c.derp_tx_packets);
+                    add(&c.derp_tx_bytes, data.len() as u64);
+                    sent = true;
+                }
+                Err(no_handler) => inc(if no_handler { &c.drop_no_handler } else { &c.drop_js_queue_full }),
+            }
+        }
+        if !sent && r.endpoint.is_none() && !r.use_derp {
+            inc(&c.drop_no_path);
+        }
+    }
+
+    fn tun_loop(self: Arc<Self>) {
+        let mut buf = vec![0u8; RECV_BUF];
+        let mut work = vec![0u8; WORK_BUF];
+        while !self.is_closed() {
+            match self.tun.recv(&mut buf, POLL) {
+                Ok(Some(n)) => {
+                    let pkt = &buf[..n];
+                    self.guarded(|| self.on_tun(pkt, &mut work));
+                }
+                Ok(None) => {}
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    }
+
+    fn on_tun(&self, pkt: &[u8], work: &mut [u8]) {
+        let c = &self.counters;
+        inc(&c.tun_rx_packets);
+        add(&c.tun_rx_bytes, pkt.len() as u64);
+        let Some(dst) = Tunn::dst_address(pkt) else {
+            inc(&c.drop_invalid_ip_packet);
+            return;
+        };
+        let t = self.table();
+        let Some(peer) = t.allowed.lookup(dst).cloned() else {
+            // Normal for e.g. router solicitations the kernel sends on a fresh interface.
+            inc(&c.drop_no_route);
+            return;
+        };
+        let mut tunn = lock(&peer.tunn);
+        match tunn.encapsulate(pkt, work) {
+            TunnResult::WriteToNetwork(out) => self.send_to_peer(&peer, out),
+            TunnResult::Done => {} // queued until the handshake completes
+            _ => inc(&c.drop_internal_error),
+        }
+    }
+
+    fn timer_loop(self: Arc<Self>) {
+        let mut work = vec![0u8; WORK_BUF];
+        let mut next = Instant::now();
+        while !self.is_closed() {
+            next += TIMER_TICK;
+            let t = self.table();
+            for peer in t.by_key.values() {
+                self.guarded(|| {
+                    let mut tunn = lock(&peer.tunn);
+                    // ConnectionExpired and similar are states, not failures: boringtun starts a
+                    // fresh handshake on the next outbound packet.
+                    if let TunnResult::WriteToNetwork(out) = tunn.update_timers(&mut work) {
+                        self.send_to_peer(peer, out);
+                    }
+                });
+            }
+            let now = Instant::now();
+            if next > now {
+                std::thread::sleep(next - now);
+            } else {
+                next = now;
+            }
+        }
+    }
+}
+
+/// A random start for receiver indices (so restarts do not reuse the previous run's indices),
+/// from the process's randomly keyed SipHash; portable, and no extra crate.
+fn random_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(Instant::now().elapsed().as_nanos() as u64);
+    h.finish() as u32
+}
