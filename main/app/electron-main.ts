@@ -1,0 +1,165 @@
+// Electron glue, kept thin on purpose: every decision lives in plain modules tested under Node
+// (app-controller, ipc/router, tray/menu-model, updater/update-policy, login/login-flow,
+// engine-host/host-choice, secrets/keychain-store). This file cannot run on the dev machines
+// (no Electron binary there); release CI smoke-tests it.
+import { app, BrowserWindow, clipboard, ipcMain, Menu, nativeImage, safeStorage, session, shell, Tray, type WebContents } from 'electron';
+import electronLog from 'electron-log/main.js';
+import electronUpdater from 'electron-updater';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LocalClient, DEFAULT_SOCKET } from '../client/localapi-client.js';
+import { systemClock } from '../engine/ports/system.js';
+import { AppController } from './app-controller.js';
+import { chooseEngineHost } from './engine-host/host-choice.js';
+import { nodeHostProbe } from './engine-host/node-host-probe.js';
+import type { EngineConnection } from './engine-host/engine-connection.js';
+import { unavailableEngine } from './engine-host/unavailable-engine.js';
+import { APP_STATE_CHANNEL, NOTIFY_CHANNEL, WATCH_START_CHANNEL, WATCH_STOP_CHANNEL } from './ipc/channels.js';
+import { IpcRouter } from './ipc/router.js';
+import { createSenderPolicy } from './ipc/sender-policy.js';
+import { createAppLogger, redactingHook } from './log/app-logger.js';
+import { checkControlServer } from './login/server-check.js';
+import { FileBlobStore } from './secrets/file-blob-store.js';
+import { KeychainStateStore } from './secrets/keychain-store.js';
+import { toMenuTemplate } from './tray/menu-template.js';
+import { adaptElectronUpdater } from './updater/electron-updater-adapter.js';
+import { RENDERER_CSP, secureWebPreferences } from './window/window-security.js';
+import { MeshtrayError } from '../../common/errors/errors.js';
+
+const here = dirname(fileURLToPath(import.meta.url)); // dist/main/app
+const RENDERER_INDEX = join(here, '..', '..', 'renderer', 'index.html');
+const PRELOAD = join(here, '..', '..', 'preload', 'preload.cjs');
+const ASSETS = join(here, '..', '..', '..', 'assets');
+const HELPER_SOCKET = '/run/meshtray/helper.sock';
+
+electronLog.initialize();
+electronLog.hooks.push(redactingHook);
+const log = createAppLogger(electronLog);
+
+app.enableSandbox();
+if (!app.requestSingleInstanceLock()) app.quit();
+
+// App-wide: no new windows, no navigation, no webviews, no permissions, for any webContents.
+app.on('web-contents-created', (_e, contents) => {
+  contents.setWindowOpenHandler(() => ({ action: 'deny' }));
+  contents.on('will-navigate', (e) => e.preventDefault());
+  contents.on('will-redirect', (e) => e.preventDefault());
+  contents.on('will-attach-webview', (e) => e.preventDefault());
+});
+
+let win: BrowserWindow | undefined;
+let tray: Tray | undefined;
+
+async function main(): Promise<void> {
+  await app.whenReady();
+  session.defaultSession.setPermissionRequestHandler((_wc, _perm, cb) => cb(false));
+  session.defaultSession.webRequest.onHeadersReceived((details, cb) => {
+    cb({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [RENDERER_CSP] } });
+  });
+
+  const choice = await chooseEngineHost(nodeHostProbe, {
+    daemonSocketPaths: [DEFAULT_SOCKET, '/run/meshtray/meshtrayd.sock'],
+    helperSocketPath: HELPER_SOCKET,
+    canHostInProcess: process.env['APPIMAGE'] === undefined,
+  });
+  let engine: EngineConnection;
+  let host: { mode: 'attached' | 'in-process' | 'unavailable'; detail: string };
+  if (choice.mode === 'attached') {
+    engine = new LocalClient({ socketPath: choice.socketPath });
+    host = { mode: 'attached', detail: choice.socketPath };
+  } else {
+    // In-process hosting needs the engine backend; until it exists the app says so instead of pretending.
+    const reason = choice.mode === 'unavailable' ? choice.reason : `in-process engine not built yet (${choice.reason})`;
+    engine = unavailableEngine(reason);
+    host = { mode: 'unavailable', detail: reason };
+  }
+
+  const { autoUpdater } = electronUpdater;
+  autoUpdater.logger = electronLog;
+  const controller = new AppController({
+    engine,
+    host,
+    opener: { openExternal: (url) => shell.openExternal(url) },
+    checkServer: (url) => checkControlServer(url, (u, init) => fetch(u, init)),
+    updater: adaptElectronUpdater(autoUpdater),
+    currentVersion: app.getVersion(),
+    clock: systemClock,
+    log,
+    shell: { openWindow: () => showWindow(), quit: () => app.quit(), copyText: (t) => clipboard.writeText(t) },
+  });
+
+  if (host.mode === 'in-process') {
+    const secrets = new KeychainStateStore(safeStorage, new FileBlobStore(join(app.getPath('userData'), 'secrets')));
+    await secrets.assertUsable().catch((e: unknown) => controller.setSecretsWarning(MeshtrayError.is(e) ? e.message : String(e)));
+  }
+
+  const ourWindows = (): ReadonlySet<number> => new Set(win && !win.isDestroyed() ? [win.webContents.id] : []);
+  const policy = createSenderPolicy({ trustedWebContents: ourWindows, allowedUrlPrefixes: [`file://${RENDERER_INDEX}`] });
+  const router = new IpcRouter(engine, controller.handlers, policy, log.child('ipc'));
+  for (const channel of router.channels()) {
+    ipcMain.handle(channel, (event, payload: unknown) =>
+      router.handle(channel, { webContentsId: event.sender.id, frameUrl: event.senderFrame?.url ?? '' }, payload),
+    );
+  }
+  const watches = new Map<number, () => void>();
+  ipcMain.on(WATCH_START_CHANNEL, (event) => {
+    const sender = { webContentsId: event.sender.id, frameUrl: event.senderFrame?.url ?? '' };
+    const refusal = policy.refusal(sender);
+    if (refusal) return log.warn('ipc: refused watch', { reason: refusal });
+    const wc: WebContents = event.sender;
+    watches.get(wc.id)?.();
+    const stop = controller.forwarder.subscribe((n) => {
+      if (!wc.isDestroyed()) wc.send(NOTIFY_CHANNEL, n);
+    });
+    watches.set(wc.id, stop);
+    wc.once('destroyed', () => {
+      watches.get(wc.id)?.();
+      watches.delete(wc.id);
+    });
+    wc.send(APP_STATE_CHANNEL, controller.appState);
+  });
+  ipcMain.on(WATCH_STOP_CHANNEL, (event) => {
+    watches.get(event.sender.id)?.();
+    watches.delete(event.sender.id);
+  });
+  controller.onAppState((s) => {
+    if (win && !win.isDestroyed()) win.webContents.send(APP_STATE_CHANNEL, s);
+  });
+
+  tray = new Tray(nativeImage.createFromPath(join(ASSETS, 'tray-disconnected.png')));
+  controller.onMenu((m) => {
+    if (!tray) return;
+    tray.setImage(nativeImage.createFromPath(join(ASSETS, `tray-${m.icon}.png`)));
+    tray.setToolTip(m.tooltip);
+    const template = toMenuTemplate(m, (cmd) => controller.runMenuCommand(cmd), (e) => log.warn('tray command failed', { reason: e instanceof Error ? e.message : String(e) }));
+    tray.setContextMenu(Menu.buildFromTemplate(template));
+  });
+  controller.start();
+  app.on('second-instance', () => showWindow());
+  app.on('before-quit', () => controller.stop());
+  // A tray app keeps running with its window closed.
+  app.on('window-all-closed', () => undefined);
+  showWindow();
+}
+
+function showWindow(): void {
+  if (win && !win.isDestroyed()) {
+    win.show();
+    win.focus();
+    return;
+  }
+  win = new BrowserWindow({
+    width: 420,
+    height: 640,
+    show: false,
+    title: 'Meshtray',
+    webPreferences: secureWebPreferences(PRELOAD, !app.isPackaged),
+  });
+  win.once('ready-to-show', () => win?.show());
+  void win.loadFile(RENDERER_INDEX);
+}
+
+main().catch((e: unknown) => {
+  log.error('startup failed', { reason: e instanceof Error ? e.message : String(e) });
+  app.exit(1);
+});

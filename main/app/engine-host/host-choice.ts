@@ -1,0 +1,58 @@
+// Where the engine runs for this app instance (README "Which host runs the engine"): attach to a
+// running meshtrayd over its LocalAPI socket when one is there (servers, run-unattended, the lab),
+// else host the engine in this process and send privileged OS work to the helper. Before trusting
+// a socket we check who owns it (Mullvad's verifyOwnership: root, or ourselves for a dev daemon),
+// so another local user cannot impersonate the engine.
+
+export interface SocketInfo {
+  /** uid of the socket file's owner. */
+  uid: number;
+  isSocket: boolean;
+}
+
+export interface HostProbe {
+  /** undefined when the path does not exist. */
+  stat(path: string): Promise<SocketInfo | undefined>;
+  /** Does something answer on this socket right now? */
+  answers(path: string): Promise<boolean>;
+  currentUid(): number;
+}
+
+export type HostChoice =
+  | { mode: 'attached'; socketPath: string }
+  | { mode: 'in-process'; helperSocketPath: string; reason: string }
+  | { mode: 'unavailable'; reason: string };
+
+export interface HostChoiceOptions {
+  daemonSocketPaths: readonly string[];
+  helperSocketPath: string;
+  /** False for builds that can only be a client (AppImage: it cannot install the helper). */
+  canHostInProcess: boolean;
+}
+
+export async function chooseEngineHost(probe: HostProbe, o: HostChoiceOptions): Promise<HostChoice> {
+  const skipped: string[] = [];
+  for (const path of o.daemonSocketPaths) {
+    const info = await probe.stat(path);
+    if (!info) continue;
+    if (!info.isSocket) {
+      skipped.push(`${path} is not a socket`);
+      continue;
+    }
+    if (info.uid !== 0 && info.uid !== probe.currentUid()) {
+      skipped.push(`${path} is owned by uid ${info.uid}, neither root nor us`);
+      continue;
+    }
+    if (await probe.answers(path)) return { mode: 'attached', socketPath: path };
+    skipped.push(`${path} does not answer`);
+  }
+  const why = skipped.length ? ` (${skipped.join('; ')})` : '';
+  if (!o.canHostInProcess) {
+    return { mode: 'unavailable', reason: `No running meshtrayd was found${why}; this build needs an installed meshtrayd.` };
+  }
+  const helper = await probe.stat(o.helperSocketPath);
+  if (!helper || !helper.isSocket || helper.uid !== 0) {
+    return { mode: 'unavailable', reason: `No running meshtrayd${why}, and the privileged helper at ${o.helperSocketPath} is not installed or not owned by root.` };
+  }
+  return { mode: 'in-process', helperSocketPath: o.helperSocketPath, reason: `no running meshtrayd${why}` };
+}

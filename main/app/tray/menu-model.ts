@@ -1,0 +1,136 @@
+// The tray menu as data: Status + Prefs in, menu items out. Pure, so it is unit-tested under Node;
+// tray-adapter.ts turns it into an Electron Menu. It mirrors the window: connection state, this
+// device's address, the exit-node submenu with checkmarks, the toggles, log in/out, open, quit.
+import type { BackendState, PeerStatus, Status } from '../../../common/schemas/status.js';
+import type { Prefs } from '../../../common/schemas/prefs.js';
+
+export type IconVariant = 'disconnected' | 'connected' | 'exit-node';
+
+export type TogglePref = 'ExitNodeAllowLANAccess' | 'RouteAll' | 'CorpDNS';
+
+export type MenuCommand =
+  | { type: 'connect' }
+  | { type: 'disconnect' }
+  | { type: 'set-exit-node'; id: string }
+  | { type: 'toggle'; pref: TogglePref; value: boolean }
+  | { type: 'login' }
+  | { type: 'logout' }
+  | { type: 'copy'; text: string }
+  | { type: 'open-window' }
+  | { type: 'quit' };
+
+export type MenuItem =
+  | { kind: 'label'; id: string; label: string }
+  | { kind: 'separator'; id: string }
+  | { kind: 'action'; id: string; label: string; enabled: boolean; command: MenuCommand }
+  | { kind: 'checkbox'; id: string; label: string; checked: boolean; enabled: boolean; command: MenuCommand }
+  | { kind: 'radio'; id: string; label: string; checked: boolean; enabled: boolean; command: MenuCommand }
+  | { kind: 'submenu'; id: string; label: string; enabled: boolean; items: MenuItem[] };
+
+export interface MenuModel {
+  icon: IconVariant;
+  tooltip: string;
+  items: MenuItem[];
+}
+
+export interface MenuInput {
+  status: Status | undefined;
+  prefs: Prefs | undefined;
+  /** False while the app has no connection to the engine at all. */
+  engineReachable: boolean;
+}
+
+export function stateLabel(state: BackendState | undefined, engineReachable: boolean): string {
+  if (!engineReachable) return 'Meshtray engine not running';
+  switch (state) {
+    case 'Running': return 'Connected';
+    case 'Starting': return 'Connecting…';
+    case 'Stopped': return 'Disconnected';
+    case 'NeedsLogin': return 'Logged out';
+    case 'NeedsMachineAuth': return 'Waiting for an admin to approve this device';
+    default: return 'Starting the engine…';
+  }
+}
+
+/** The name a person recognises: the first label of the MagicDNS name, else the OS hostname. */
+export function peerDisplayName(p: Pick<PeerStatus, 'DNSName' | 'HostName'>): string {
+  const first = p.DNSName.split('.')[0];
+  return first ? first : p.HostName;
+}
+
+/** Peers that offer exit routes, by display name. */
+export function exitNodeOptions(status: Status | undefined): PeerStatus[] {
+  const peers = Object.values(status?.Peer ?? {});
+  return peers
+    .filter((p) => p.ExitNodeOption)
+    .sort((a, b) => peerDisplayName(a).localeCompare(peerDisplayName(b)) || a.ID.localeCompare(b.ID));
+}
+
+export function iconFor(state: BackendState | undefined, prefs: Prefs | undefined): IconVariant {
+  if (state !== 'Running') return 'disconnected';
+  return prefs && (prefs.ExitNodeID !== '' || prefs.ExitNodeIP !== '') ? 'exit-node' : 'connected';
+}
+
+export function buildMenu({ status, prefs, engineReachable }: MenuInput): MenuModel {
+  const state = engineReachable ? status?.BackendState : undefined;
+  const running = state === 'Running';
+  const loggedIn = engineReachable && state !== undefined && state !== 'NeedsLogin' && state !== 'NoState';
+  const items: MenuItem[] = [];
+  const label = stateLabel(state, engineReachable);
+  items.push({ kind: 'label', id: 'state', label });
+
+  const myIPs = status?.Self?.TailscaleIPs ?? status?.TailscaleIPs ?? [];
+  const v4 = myIPs.find((ip) => !ip.includes(':')) ?? myIPs[0];
+  if (loggedIn && v4) {
+    const name = status?.Self ? peerDisplayName(status.Self) : '';
+    items.push({ kind: 'action', id: 'self-address', label: `This device: ${name ? `${name} ` : ''}(${v4})`, enabled: true, command: { type: 'copy', text: v4 } });
+  }
+  items.push({ kind: 'separator', id: 'sep-1' });
+
+  if (loggedIn) {
+    items.push(
+      running || state === 'Starting'
+        ? { kind: 'action', id: 'disconnect', label: 'Disconnect', enabled: true, command: { type: 'disconnect' } }
+        : { kind: 'action', id: 'connect', label: 'Connect', enabled: true, command: { type: 'connect' } },
+    );
+    const selected = prefs?.ExitNodeID ?? '';
+    const options = exitNodeOptions(status);
+    const exitItems: MenuItem[] = [
+      { kind: 'radio', id: 'exit-none', label: 'None', checked: selected === '', enabled: true, command: { type: 'set-exit-node', id: '' } },
+      ...options.map((p): MenuItem => ({
+        kind: 'radio',
+        id: `exit-${p.ID}`,
+        label: `${peerDisplayName(p)}${p.Online ? '' : ' (offline)'}`,
+        checked: selected === p.ID,
+        // An offline exit node cannot carry traffic; keep it visible (and checked if chosen) but not choosable.
+        enabled: p.Online || selected === p.ID,
+        command: { type: 'set-exit-node', id: p.ID },
+      })),
+      { kind: 'separator', id: 'exit-sep' },
+      {
+        kind: 'checkbox', id: 'allow-lan', label: 'Allow LAN access', checked: prefs?.ExitNodeAllowLANAccess ?? false, enabled: prefs !== undefined,
+        command: { type: 'toggle', pref: 'ExitNodeAllowLANAccess', value: !(prefs?.ExitNodeAllowLANAccess ?? false) },
+      },
+    ];
+    const current = options.find((p) => p.ID === selected);
+    items.push({ kind: 'submenu', id: 'exit-nodes', label: current ? `Exit node: ${peerDisplayName(current)}` : 'Exit node', enabled: prefs !== undefined, items: exitItems });
+    items.push(
+      { kind: 'checkbox', id: 'use-subnets', label: 'Use subnets', checked: prefs?.RouteAll ?? false, enabled: prefs !== undefined, command: { type: 'toggle', pref: 'RouteAll', value: !(prefs?.RouteAll ?? false) } },
+      { kind: 'checkbox', id: 'use-magicdns', label: 'Use MagicDNS', checked: prefs?.CorpDNS ?? false, enabled: prefs !== undefined, command: { type: 'toggle', pref: 'CorpDNS', value: !(prefs?.CorpDNS ?? false) } },
+    );
+    items.push({ kind: 'separator', id: 'sep-2' });
+    const login = status?.Self ? status.User?.[String(status.Self.UserID)]?.LoginName : undefined;
+    items.push({ kind: 'action', id: 'logout', label: login ? `Log out ${login}` : 'Log out', enabled: true, command: { type: 'logout' } });
+  } else {
+    items.push({ kind: 'action', id: 'login', label: 'Log in…', enabled: engineReachable, command: { type: 'login' } });
+  }
+  items.push(
+    { kind: 'separator', id: 'sep-3' },
+    { kind: 'action', id: 'open-window', label: 'Open Meshtray', enabled: true, command: { type: 'open-window' } },
+    { kind: 'action', id: 'quit', label: 'Quit Meshtray', enabled: true, command: { type: 'quit' } },
+  );
+  const icon = iconFor(state, prefs);
+  const exitName = exitNodeOptions(status).find((p) => p.ID === prefs?.ExitNodeID);
+  const tooltip = `Meshtray: ${label}${icon === 'exit-node' && exitName ? ` via ${peerDisplayName(exitName)}` : ''}`;
+  return { icon, tooltip, items };
+}

@@ -1,0 +1,63 @@
+// The renderer's side of window.meshtray: unwraps each envelope, validates the value with the same
+// schema main used, and rebuilds errors as MeshtrayError with their code.
+import { z, type ZodType } from 'zod';
+import { api, type ApiName, type ApiRequest, type ApiResponse } from '../../common/contract/api.js';
+import { ErrorBodySchema, MeshtrayError } from '../../common/errors/errors.js';
+import { NotifySchema, type Notify } from '../../common/schemas/notify.js';
+import { AppStateSchema, appResponseSchemas, type AppCallName, type AppCallRequests, type AppState } from './app-types.js';
+
+/** What the preload (or the test harness) puts on window.meshtray. */
+export type RawBridge = { [N in ApiName]: (req?: unknown) => Promise<unknown> } & {
+  app: { [N in AppCallName]: (req?: unknown) => Promise<unknown> };
+  onNotify(cb: (n: unknown) => void): () => void;
+  onAppState(cb: (s: unknown) => void): () => void;
+};
+
+declare global {
+  interface Window {
+    meshtray?: RawBridge;
+  }
+}
+
+const EnvelopeSchema = z.discriminatedUnion('ok', [
+  z.object({ ok: z.literal(true), value: z.unknown() }),
+  z.object({ ok: z.literal(false), error: ErrorBodySchema }),
+]);
+
+function unwrap<T>(raw: unknown, schema: ZodType<T>, what: string): T {
+  const env = EnvelopeSchema.safeParse(raw);
+  if (!env.success) throw new MeshtrayError('ERR_INTERNAL', `malformed reply to ${what}`);
+  if (!env.data.ok) throw MeshtrayError.fromBody(env.data.error);
+  const v = schema.safeParse(env.data.value);
+  if (!v.success) throw new MeshtrayError('ERR_INTERNAL', `unexpected reply to ${what}: ${v.error.issues[0]?.message ?? ''}`);
+  return v.data;
+}
+
+export class MeshtrayClient {
+  droppedMessages = 0;
+  constructor(private readonly raw: RawBridge) {}
+
+  async call<N extends ApiName>(name: N, req: ApiRequest<N>): Promise<ApiResponse<N>> {
+    return unwrap(await this.raw[name](req), api[name].response as unknown as ZodType<ApiResponse<N>>, name);
+  }
+
+  async app<N extends AppCallName>(name: N, req: AppCallRequests[N]): Promise<z.infer<(typeof appResponseSchemas)[N]>> {
+    return unwrap(await this.raw.app[name](req), appResponseSchemas[name] as unknown as ZodType<z.infer<(typeof appResponseSchemas)[N]>>, name);
+  }
+
+  onNotify(cb: (n: Notify) => void): () => void {
+    return this.raw.onNotify((raw) => {
+      const p = NotifySchema.safeParse(raw);
+      if (p.success) cb(p.data);
+      else this.droppedMessages++;
+    });
+  }
+
+  onAppState(cb: (s: AppState) => void): () => void {
+    return this.raw.onAppState((raw) => {
+      const p = AppStateSchema.safeParse(raw);
+      if (p.success) cb(p.data);
+      else this.droppedMessages++;
+    });
+  }
+}

@@ -1,0 +1,36 @@
+// The client and store handed to every component (no globals, so tests can mount with their own).
+import { createContext, useContext } from 'react';
+import { useStore } from 'zustand';
+import type { MeshtrayClient } from './api/client.js';
+import type { UiState, UiStore } from './store/engine-store.js';
+
+export interface Services {
+  client: MeshtrayClient;
+  store: UiStore;
+}
+
+export const ServicesContext = createContext<Services | null>(null);
+
+export function useServices(): Services {
+  const s = useContext(ServicesContext);
+  if (!s) throw new Error('ServicesContext missing');
+  return s;
+}
+
+export function useUi<T>(select: (s: UiState) => T): T {
+  return useStore(useServices().store, select);
+}
+
+/** Runs an API action; a failure lands in the store's lastError (shown by the error banner), never thrown into React. */
+export function useAction(): (fn: (c: MeshtrayClient) => Promise<unknown>) => Promise<void> {
+  const { client, store } = useServices();
+  return async (fn) => {
+    store.getState().setError(undefined);
+    try {
+      await fn(client);
+    } catch (e) {
+      const code = typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : 'ERR_INTERNAL';
+      store.getState().setError({ code, message: e instanceof Error ? e.message : String(e) });
+    }
+  };
+}

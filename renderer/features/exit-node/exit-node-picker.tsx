@@ -1,0 +1,59 @@
+// Exit-node picker: None plus every peer that offers exit routes, searchable, with latency once
+// pinged; "Allow LAN access" beside it with a line saying what it does and does not do.
+import { useId, useMemo, useState } from 'react';
+import { useAction, useUi } from '../../context.js';
+import { filterRows, peerRows } from '../../store/selectors.js';
+import { PrefToggle } from '../settings/pref-toggle.js';
+
+export const LAN_HELP = "Keeps YOUR local network reachable while using an exit node; it does not give access to the exit node's LAN.";
+
+export function ExitNodePicker() {
+  const status = useUi((s) => s.engine.status);
+  const prefs = useUi((s) => s.engine.prefs);
+  const pings = useUi((s) => s.pings);
+  const act = useAction();
+  const [query, setQuery] = useState('');
+  const searchId = useId();
+  const options = useMemo(() => peerRows(status).filter((r) => r.exitNodeOption), [status]);
+  const shown = filterRows(options, query);
+  const selected = prefs?.ExitNodeID ?? '';
+  const choose = (id: string) => void act((c) => c.call('editPrefs', { ExitNodeID: id, ExitNodeIP: '' }));
+  return (
+    <section aria-labelledby="exit-title" className="screen exit-node">
+      <h2 id="exit-title">Exit node</h2>
+      <label htmlFor={searchId} className="visually-hidden">
+        Search exit nodes
+      </label>
+      <input id={searchId} type="search" placeholder="Search exit nodes" value={query} onChange={(e) => setQuery(e.target.value)} />
+      <fieldset className="exit-list">
+        <legend className="visually-hidden">Route internet traffic through</legend>
+        <label className="exit-option">
+          <input type="radio" name="exit-node" value="" checked={selected === ''} onChange={() => choose('')} />
+          <span>None (use this device's own internet connection)</span>
+        </label>
+        {shown.map((r) => {
+          const ping = r.addresses[0] ? pings[r.addresses[0]] : undefined;
+          return (
+            <label key={r.id} className={`exit-option ${r.online ? '' : 'offline'}`}>
+              <input
+                type="radio"
+                name="exit-node"
+                value={r.id}
+                checked={selected === r.id}
+                disabled={!r.online && selected !== r.id}
+                onChange={() => choose(r.id)}
+              />
+              <span>
+                {r.name}
+                {r.online ? '' : ' (offline)'}
+                {ping?.latencyMs !== undefined ? ` · ${Math.round(ping.latencyMs)} ms` : ''}
+              </span>
+            </label>
+          );
+        })}
+        {options.length === 0 && <p className="help">No device in your tailnet offers itself as an exit node.</p>}
+      </fieldset>
+      <PrefToggle pref="ExitNodeAllowLANAccess" label="Allow LAN access" help={LAN_HELP} />
+    </section>
+  );
+}

@@ -1,0 +1,58 @@
+// Everything the user must notice, at the top: the engine's health warnings, a key about to
+// expire (with one-click re-auth), the last failed action, keychain problems.
+import { useAction, useServices, useUi } from '../../context.js';
+import { KEY_EXPIRY_WARN_DAYS, keyExpiryDays } from '../../store/selectors.js';
+
+export function Banners({ nowMs }: { nowMs: number }) {
+  const health = useUi((s) => s.engine.health);
+  const err = useUi((s) => s.engine.errMessage);
+  const lastError = useUi((s) => s.lastError);
+  const status = useUi((s) => s.engine.status);
+  const controlURL = useUi((s) => s.engine.prefs?.ControlURL);
+  const secretsWarning = useUi((s) => s.app?.secretsWarning);
+  const { store } = useServices();
+  const act = useAction();
+  const days = keyExpiryDays(status, nowMs);
+  return (
+    <div className="banners">
+      {lastError && (
+        <div role="alert" className="banner error" data-testid="error-banner">
+          <span>{lastError.message}</span>
+          <button type="button" aria-label="Dismiss error" onClick={() => store.getState().setError(undefined)}>
+            Dismiss
+          </button>
+        </div>
+      )}
+      {err && (
+        <div role="alert" className="banner error">
+          {err}
+        </div>
+      )}
+      {days !== undefined && days < KEY_EXPIRY_WARN_DAYS && (
+        <div role="alert" className="banner warn" data-testid="key-expiry">
+          <span>
+            {days <= 0 ? 'This device\'s key has expired.' : `This device's key expires in ${days < 1 ? 'less than a day' : `${Math.floor(days)} days`}.`}
+          </span>
+          <button type="button" disabled={!controlURL} onClick={() => void act((c) => c.app('login', { ControlURL: controlURL ?? '' }))}>
+            Re-authenticate
+          </button>
+        </div>
+      )}
+      {health.length > 0 && (
+        <div role="status" className="banner warn" data-testid="health">
+          <strong>Health warnings</strong>
+          <ul>
+            {health.map((h) => (
+              <li key={h}>{h}</li>
+            ))}
+          </ul>
+        </div>
+      )}
+      {secretsWarning && (
+        <div role="alert" className="banner warn">
+          {secretsWarning}
+        </div>
+      )}
+    </div>
+  );
+}

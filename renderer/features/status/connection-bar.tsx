@@ -1,0 +1,39 @@
+// Connection state, this device's address, and connect/disconnect.
+import { useAction, useUi } from '../../context.js';
+
+const LABEL: Record<string, string> = {
+  Running: 'Connected',
+  Starting: 'Connecting…',
+  Stopped: 'Disconnected',
+  NeedsLogin: 'Logged out',
+  NeedsMachineAuth: 'Waiting for an admin to approve this device',
+  NoState: 'Starting the engine…',
+};
+
+export function ConnectionBar() {
+  const state = useUi((s) => s.engine.state);
+  const ips = useUi((s) => s.engine.status?.TailscaleIPs ?? []);
+  const exitID = useUi((s) => s.engine.prefs?.ExitNodeID ?? '');
+  const act = useAction();
+  const on = state === 'Running' || state === 'Starting';
+  return (
+    <header className={`connection-bar state-${state ?? 'unknown'}`}>
+      <div>
+        <p className="state" data-testid="connection-state" role="status">
+          {state ? LABEL[state] ?? state : 'Not connected to the engine'}
+          {state === 'Running' && exitID ? ' · using an exit node' : ''}
+        </p>
+        {ips.length > 0 && <p className="self-ip">{ips.join(' · ')}</p>}
+      </div>
+      {state && state !== 'NeedsLogin' && state !== 'NoState' && (
+        <button
+          type="button"
+          className={on ? '' : 'primary'}
+          onClick={() => void act((c) => (on ? c.call('down', {}) : c.call('editPrefs', { WantRunning: true })))}
+        >
+          {on ? 'Disconnect' : 'Connect'}
+        </button>
+      )}
+    </header>
+  );
+}
