@@ -1,0 +1,44 @@
+// The Hostinfo this node reports (control.md §11.1): always the complete object, because
+// Headscale replaces what it stores with whatever arrives.
+import type { Hostinfo } from '../control/messages.js';
+import type { Prefs } from '../../../common/schemas/prefs.js';
+
+export interface HostFacts {
+  /** OS hostname (first DNS label is used, like tailscale's hostinfo.New). */
+  hostname: string;
+  /** Kernel/OS version string. */
+  osVersion: string;
+  /** Meshtray's version, e.g. "0.1.0"; sent as IPNVersion "meshtray-0.1.0". */
+  version: string;
+  /** tailscaled's --tun=userspace-networking. */
+  userspace?: boolean;
+  machine?: string;
+}
+
+export function buildHostinfo(facts: HostFacts, prefs: Prefs): Hostinfo {
+  const osHost = facts.hostname.split('.')[0] ?? facts.hostname;
+  const hi: Hostinfo = {
+    IPNVersion: `meshtray-${facts.version}`,
+    OS: 'linux',
+    OSVersion: facts.osVersion,
+    Hostname: prefs.Hostname || osHost,
+    RoutableIPs: [...new Set(prefs.AdvertiseRoutes)].sort(),
+    ShieldsUp: prefs.ShieldsUp || undefined,
+    Userspace: facts.userspace ?? null,
+    UserspaceRouter: facts.userspace ?? null,
+    NoLogsNoSupport: true,
+  };
+  if (facts.machine) hi.Machine = facts.machine;
+  if (prefs.AdvertiseTags.length) hi.RequestTags = [...prefs.AdvertiseTags];
+  return stripUndefined(hi);
+}
+
+function stripUndefined<T extends Record<string, unknown>>(o: T): T {
+  for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
+  return o;
+}
+
+/** Stable comparison key: a lite update is sent only when this changes. */
+export function hostinfoKey(hi: Hostinfo): string {
+  return JSON.stringify(hi, Object.keys(hi).sort());
+}
