@@ -1,0 +1,71 @@
+// Lab self-test against the real binaries: Headscale + 2 derpers + tailscaled peers behind NATs.
+// Asserts what the peers report (status --json, tailscale ping), not that processes started.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { peerByHostName, type Status } from './peer-output.js';
+import { withLab } from './with-lab.js';
+import type { Lab } from './lab.js';
+
+async function waitSeesPeer(lab: Lab, from: string, to: string): Promise<Status> {
+  return lab.peer(from).waitStatus(`sees ${to} online`, (s) => peerByHostName(s, to)?.Online === true, 30_000);
+}
+
+test('two tailscaled peers behind easy NATs join, see each other, ping via DERP then directly', { timeout: 180_000 }, async (t) => {
+  await withLab(t, {}, async (lab) => {
+    const a = lab.peer('a1');
+    const b = lab.peer('b1');
+    const stA = await waitSeesPeer(lab, 'a1', 'b1');
+    const stB = await waitSeesPeer(lab, 'b1', 'a1');
+
+    // Headscale allocates sequentially from 100.64.0.0/10; each side sees the other's addresses.
+    const aIp = stA.Self?.TailscaleIPs.find((ip) => ip.startsWith('100.'));
+    const bIp = stB.Self?.TailscaleIPs.find((ip) => ip.startsWith('100.'));
+    assert.ok(aIp && bIp, 'both peers have a 100.x address');
+    assert.match(aIp, /^100\.64\.0\.\d+$/);
+    const bSeenByA = peerByHostName(stA, 'b1')!;
+    const aSeenByB = peerByHostName(stB, 'a1')!;
+    assert.equal(bSeenByA.HostName, 'b1');
+    assert.equal(aSeenByB.HostName, 'a1');
+    assert.deepEqual(bSeenByA.TailscaleIPs, stB.Self?.TailscaleIPs);
+    assert.deepEqual(aSeenByB.TailscaleIPs, stA.Self?.TailscaleIPs);
+    assert.equal(bSeenByA.Online, true);
+    assert.equal(aSeenByB.Online, true);
+
+    // No traffic yet, so no direct path: the first pong comes over DERP, then the NATs are
+    // punched and a later pong arrives directly from b1's NAT mapping (198.51.100.10x:port).
+    const r = await a.ping(bIp, { count: 15 });
+    assert.ok(r.pongs.length >= 2, `expected several pongs, got: ${r.stdout}${r.stderr}`);
+    assert.deepEqual(r.pongs[0]!.via.kind, 'derp', `first pong: ${r.pongs[0]!.line}`);
+    assert.match(r.pongs[0]!.line, /via DERP\(lab[12]\)/);
+    const last = r.pongs.at(-1)!;
+    assert.equal(last.via.kind, 'direct', `last pong: ${last.line}`);
+    assert.match(last.line, new RegExp(`^pong from b1 \\(${bIp.replace(/\./g, '\\.')}\\) via ${lab.host('b1').publicIp.replace(/\./g, '\\.')}:\\d+ in `));
+    assert.equal(r.code, 0);
+
+    // The other direction is now direct from the first pong (the path exists both ways).
+    const back = await b.ping(aIp, { count: 5 });
+    assert.equal(back.pongs.at(-1)?.via.kind, 'direct', back.stdout);
+    assert.match(back.pongs.at(-1)!.line, new RegExp(`via ${lab.host('a1').publicIp.replace(/\./g, '\\.')}:\\d+`));
+    // and status now shows the direct address in use
+    const after = await a.waitStatus('b1 has a direct CurAddr', (s) => (peerByHostName(s, 'b1')?.CurAddr ?? '') !== '', 10_000);
+    assert.match(peerByHostName(after, 'b1')!.CurAddr, new RegExp(`^${lab.host('b1').publicIp.replace(/\./g, '\\.')}:\\d+$`));
+  });
+});
+
+test('a peer behind a UDP-blocked NAT stays on DERP', { timeout: 180_000 }, async (t) => {
+  await withLab(t, { hosts: [{ name: 'a1', nat: 'easy' }, { name: 'u1', nat: 'udp-blocked' }] }, async (lab) => {
+    const st = await waitSeesPeer(lab, 'a1', 'u1');
+    await waitSeesPeer(lab, 'u1', 'a1');
+    const uIp = peerByHostName(st, 'u1')!.TailscaleIPs[0]!;
+    const r = await lab.peer('a1').ping(uIp, { count: 5, timeoutMs: 3000 });
+    // (the very first ping may time out while a1 dials u1's home DERP region)
+    assert.ok(r.pongs.length >= 3, `pings answered over DERP: ${r.stdout}${r.stderr}`);
+    for (const p of r.pongs) assert.equal(p.via.kind, 'derp', p.line);
+    // tailscale ping --until-direct (default) gives up with this message after count relayed pongs
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /direct connection not established/);
+    const after = await lab.peer('a1').status();
+    assert.equal(peerByHostName(after, 'u1')!.CurAddr, '', 'no direct address to u1');
+    assert.match(peerByHostName(after, 'u1')!.Relay, /^lab[12]$/);
+  });
+});
