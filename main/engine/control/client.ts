@@ -364,7 +364,9 @@ export class ControlClient {
     const err = e instanceof Error ? e : new Error(String(e));
     const safe = redact(err.message, secret);
     if (safe !== err.message) err.message = safe;
-    this.log.warn(`${what} failed`, { reason: safe, ...(MeshtrayError.is(err) ? { code: err.code } : {}) });
+    // A cancel by the caller is not a failure worth a warning.
+    if (err.name === 'AbortError') this.log.debug(`${what} cancelled`, { reason: safe });
+    else this.log.warn(`${what} failed`, { reason: safe, ...(MeshtrayError.is(err) ? { code: err.code } : {}) });
     return err;
   }
 }

@@ -1,0 +1,195 @@
+// A minimal real Headscale (v0.29.2) on 127.0.0.1 for the control-client e2e tests: a temp dir,
+// a free port, a config written per lab.md §2 (derp `urls: []` + a one-region `paths` file, or it
+// will not start; no update checks; no metrics listener, so parallel runs cannot collide), and the
+// headscale CLI over its unix socket. Everything the test started is stopped and deleted in stop(),
+// which the tests call in `finally`. Loopback only: no namespace, no route changes.
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { get } from 'node:http';
+import { join } from 'node:path';
+
+export const HEADSCALE_BIN = process.env.MESHTRAY_HEADSCALE_BIN ?? '/var/cache/meshtray-lab/bin/headscale-v0.29.2/headscale';
+
+export function headscaleAvailable(): string | undefined {
+  return existsSync(HEADSCALE_BIN) ? undefined : `headscale binary not found at ${HEADSCALE_BIN} (run test/lab/install.sh or set MESHTRAY_HEADSCALE_BIN)`;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function httpStatus(url: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = get(url, { timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', () => resolve(0));
+    req.on('timeout', () => {
+      req.destroy();
+      resolve(0);
+    });
+  });
+}
+
+export class LoopbackHeadscale {
+  private proc: ChildProcess | undefined;
+  private exited = false;
+  private constructor(
+    readonly dir: string,
+    readonly port: number,
+  ) {}
+
+  get serverURL(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+  get configPath(): string {
+    return join(this.dir, 'config.yaml');
+  }
+  get logPath(): string {
+    return join(this.dir, 'headscale.log');
+  }
+
+  static async start(): Promise<LoopbackHeadscale> {
+    const dir = mkdtempSync('/tmp/mt-hs-');
+    const hs = new LoopbackHeadscale(dir, await freePort());
+    try {
+      hs.writeConfig();
+      await hs.spawn();
+      return hs;
+    } catch (e) {
+      hs.stop();
+      throw e;
+    }
+  }
+
+  private writeConfig(): void {
+    const d = (f: string) => JSON.stringify(join(this.dir, f));
+    writeFileSync(
+      join(this.dir, 'derp.yaml'),
+      ['regions:', '  900:', '    regionid: 900', '    regioncode: "loop"', '    regionname: "Loopback test region"', '    nodes:', '      - name: "900a"', '        regionid: 900', '        hostname: "127.0.0.1"', '        ipv4: "127.0.0.1"', '        ipv6: "none"', '        stunport: -1', '        derpport: 1', ''].join('\n'),
+    );
+    writeFileSync(
+      this.configPath,
+      [
+        `server_url: "http://127.0.0.1:${this.port}"`,
+        `listen_addr: "127.0.0.1:${this.port}"`,
+        `metrics_listen_addr: ""`,
+        `grpc_listen_addr: ""`,
+        `grpc_allow_insecure: false`,
+        `disable_check_updates: true`,
+        `noise:`,
+        `  private_key_path: ${d('noise_private.key')}`,
+        `prefixes:`,
+        `  v4: "100.64.0.0/10"`,
+        `  v6: "fd7a:115c:a1e0::/48"`,
+        `  allocation: sequential`,
+        `derp:`,
+        `  server:`,
+        `    enabled: false`,
+        `  urls: []`,
+        `  paths:`,
+        `    - ${d('derp.yaml')}`,
+        `  auto_update_enabled: false`,
+        `  update_frequency: 24h`,
+        `node:`,
+        `  expiry: 0`,
+        `database:`,
+        `  type: sqlite`,
+        `  sqlite:`,
+        `    path: ${d('db.sqlite')}`,
+        `log:`,
+        `  level: info`,
+        `  format: text`,
+        `policy:`,
+        `  mode: file`,
+        `  path: ""`,
+        `dns:`,
+        `  magic_dns: true`,
+        `  base_domain: tailnet.test`,
+        `  override_local_dns: false`,
+        `  nameservers:`,
+        `    global: []`,
+        `unix_socket: ${d('hs.sock')}`,
+        `unix_socket_permission: "0770"`,
+        `logtail:`,
+        `  enabled: false`,
+        '',
+      ].join('\n'),
+    );
+  }
+
+  private async spawn(): Promise<void> {
+    const fd = openSync(this.logPath, 'a');
+    try {
+      this.proc = spawn(HEADSCALE_BIN, ['-c', this.configPath, 'serve'], { stdio: ['ignore', fd, fd], env: { PATH: '/usr/bin:/bin' } });
+    } finally {
+      closeSync(fd);
+    }
+    this.exited = false;
+    this.proc.once('exit', () => {
+      this.exited = true;
+    });
+    const until = Date.now() + 30_000;
+    while (Date.now() < until) {
+      if (this.exited) throw new Error(`headscale exited at start; log:\n${this.logTail()}`);
+      if ((await httpStatus(`${this.serverURL}/health`)) === 200 && existsSync(join(this.dir, 'hs.sock'))) return;
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    throw new Error(`headscale did not become healthy within 30 s; log:\n${this.logTail()}`);
+  }
+
+  logTail(lines = 40): string {
+    try {
+      return readFileSync(this.logPath, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    } catch {
+      return '(no log)';
+    }
+  }
+
+  /** Runs the headscale CLI (over the unix socket) and returns stdout; throws with stderr on failure. */
+  cli(args: string[]): Promise<string> {
+    return new Promise((resolve, reject) => {
+      execFile(HEADSCALE_BIN, ['-c', this.configPath, ...args], { timeout: 20_000, env: { PATH: '/usr/bin:/bin' } }, (err, stdout, stderr) => {
+        if (err) reject(new Error(`headscale ${args[0]} ${args[1] ?? ''} failed: ${stderr.trim() || err.message}`));
+        else resolve(stdout);
+      });
+    });
+  }
+
+  async cliJson(args: string[]): Promise<unknown> {
+    return JSON.parse(await this.cli([...args, '-o', 'json'])) as unknown;
+  }
+
+  /** Stops the server (SIGTERM, then SIGKILL) and keeps the data dir, for restart tests. */
+  async kill(): Promise<void> {
+    const p = this.proc;
+    if (!p || this.exited) return;
+    const gone = new Promise<void>((r) => p.once('exit', () => r()));
+    p.kill('SIGTERM');
+    const t = setTimeout(() => p.kill('SIGKILL'), 5000);
+    await gone;
+    clearTimeout(t);
+  }
+
+  /** Starts again on the same database and Noise key. */
+  async restart(): Promise<void> {
+    await this.kill();
+    await this.spawn();
+  }
+
+  /** Stops the process and deletes the temp dir (synchronous kill so it also works from exit paths). */
+  stop(): void {
+    if (this.proc && !this.exited) this.proc.kill('SIGKILL');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
