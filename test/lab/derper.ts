@@ -5,6 +5,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from './exec.js';
+import { LabError } from './errors.js';
 import { LabProcess, waitFor } from './proc.js';
 
 export interface DerpRegion {
@@ -71,6 +72,10 @@ export class Derper {
       },
       { timeoutMs: o.timeoutMs ?? 20_000, proc: this.proc },
     );
+    const certName = certPin(readFileSync(this.certFile, 'utf8'));
+    // derper logs the pin it computed itself; a mismatch would mean we pin the wrong file.
+    const logged = /"CertName":"(sha256-raw:[0-9a-f]+)"/.exec(readFileSync(this.proc.logFile, 'utf8'))?.[1];
+    if (logged && logged !== certName) throw new LabError(`DERP ${o.regionCode}: our cert pin ${certName} differs from derper's ${logged}`);
     this.region = {
       regionId: o.regionId,
       regionCode: o.regionCode,
@@ -78,7 +83,7 @@ export class Derper {
       ip: o.ip,
       derpPort: 443,
       stunPort: 3478,
-      certName: certPin(readFileSync(this.certFile, 'utf8')),
+      certName,
     };
     return this.region;
   }

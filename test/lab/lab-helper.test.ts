@@ -1,0 +1,106 @@
+// Tests of the lab helpers themselves: logs kept on failure, nothing left after teardown, and a
+// killed run's leftovers removed by the next run (but never a live concurrent lab's).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Lab } from './lab.js';
+import { isAlive, netnsList } from './sync-sys.js';
+import { artifactDirFor, skipUnlessLab, withLab } from './with-lab.js';
+
+function leftovers(prefix: string): string[] {
+  const ns = netnsList().filter((n) => n.startsWith(prefix));
+  const etc = existsSync('/etc/netns') ? readdirSync('/etc/netns').filter((d) => d.startsWith(prefix)).map((d) => `/etc/netns/${d}`) : [];
+  return [...ns, ...etc];
+}
+
+test('a failing scenario keeps its logs under test-artifacts/lab/ and still tears everything down', { timeout: 120_000 }, async (t) => {
+  if (skipUnlessLab(t)) return;
+  let prefix = '';
+  let dir = '';
+  let pids: number[] = [];
+  // An inner test context stand-in, so the failing scenario has its own artifact folder name.
+  const inner = { ...t, name: 'keep-logs inner scenario', fullName: 'lab-helper keep-logs inner scenario', skip: t.skip.bind(t) } as typeof t;
+  const dest = artifactDirFor(inner.fullName);
+  await assert.rejects(
+    withLab(inner, { hosts: [{ name: 'a1', nat: 'easy' }] }, async (lab) => {
+      prefix = lab.prefix;
+      dir = lab.dir;
+      pids = [lab.peer('a1').pid!, lab.headscale.proc!.pid, ...lab.derpers.map((d) => d.proc!.pid)];
+      assert.ok(netnsList().includes(lab.ns('a1')), 'namespace exists while the lab runs');
+      throw new Error('scenario failed on purpose');
+    }),
+    /scenario failed on purpose/,
+  );
+  // everything gone
+  assert.ok(prefix.startsWith('mt'));
+  assert.deepEqual(leftovers(prefix), [], 'no namespaces or /etc/netns dirs left');
+  assert.equal(existsSync(dir), false, 'run dir removed');
+  for (const p of pids) assert.equal(isAlive(p), false, `process ${p} stopped`);
+  // ...but the logs were kept
+  const tsLog = join(dest, 'n', 'a1', 'logs', 'tailscaled.log');
+  assert.ok(existsSync(tsLog), `${tsLog} kept`);
+  assert.match(readFileSync(tsLog, 'utf8'), /Program starting|logtail started|tailscaled/);
+  assert.ok(existsSync(join(dest, 'hs', 'headscale.log')), 'headscale log kept');
+  assert.ok(existsSync(join(dest, 'derp1', 'derper.log')), 'derper log kept');
+  assert.ok(existsSync(join(dest, 'lab.log')), 'lab log kept');
+  // no secrets or state were copied
+  const all = readdirSync(dest, { recursive: true }).map(String);
+  assert.ok(!all.some((f) => /\.state$|\.key$|\.sock$|certs/.test(f)), `only logs copied: ${all.join(', ')}`);
+});
+
+test('teardown leaves no namespaces, /etc/netns dirs, processes or run dir', { timeout: 120_000 }, async (t) => {
+  if (skipUnlessLab(t)) return;
+  const lab = await Lab.create({ name: 'teardown test', hosts: [{ name: 'a1', nat: 'hard' }, { name: 'p1', nat: 'none', peer: 'none' }] });
+  const prefix = lab.prefix;
+  const pids = [lab.peer('a1').pid!, lab.headscale.proc!.pid];
+  try {
+    assert.ok(leftovers(prefix).length >= 8, 'inet, hs, derp1, derp2, nat-a1, a1, p1 namespaces + /etc/netns dirs exist');
+    assert.equal(readFileSync(`/etc/netns/${lab.ns('a1')}/resolv.conf`, 'utf8'), 'nameserver 127.0.0.1\n');
+  } finally {
+    await lab.teardown();
+  }
+  assert.deepEqual(leftovers(prefix), []);
+  assert.equal(existsSync(lab.dir), false);
+  for (const p of pids) assert.equal(isAlive(p), false);
+});
+
+test('a killed run is cleaned up by the next run; a live concurrent lab is left alone', { timeout: 120_000 }, async (t) => {
+  if (skipUnlessLab(t)) return;
+  const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+  const fixture = fileURLToPath(new URL(`./fixtures/killed-run.${ext}`, import.meta.url));
+  const child = spawn(process.execPath, [...process.execArgv, fixture], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const ready = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      const m = /READY (\S+) (\S+) (\d+)/.exec(out);
+      if (m) resolve(m[0]);
+    });
+    child.on('exit', (c) => reject(new Error(`fixture exited ${c} before READY: ${out}`)));
+  });
+  const [, deadPrefix, deadDir, deadPeerPid] = ready.split(' ') as [string, string, string, string];
+
+  // A concurrently running lab (alive owner) must survive the cleanup.
+  const live = await Lab.create({ name: 'live neighbour', hosts: [] });
+  try {
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    assert.ok(leftovers(deadPrefix).length > 0, 'the killed run left namespaces behind');
+    assert.ok(isAlive(Number(deadPeerPid)), "the killed run's tailscaled is still running (orphaned)");
+
+    const next = await Lab.create({ name: 'next run', hosts: [] });
+    await next.teardown();
+
+    assert.deepEqual(leftovers(deadPrefix), [], "killed run's namespaces and /etc/netns dirs removed");
+    assert.equal(existsSync(deadDir), false, "killed run's run dir removed");
+    assert.equal(isAlive(Number(deadPeerPid)), false, "killed run's tailscaled stopped");
+    assert.ok(leftovers(live.prefix).length > 0, 'the live lab was not touched');
+    assert.equal(await live.headscale.health(), true, "the live lab's headscale still answers");
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await live.teardown();
+  }
+});
