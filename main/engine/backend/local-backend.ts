@@ -379,7 +379,7 @@ export class LocalBackend implements LocalApiBackend {
     const client = this.opts.controlFactory({
       serverURL: url,
       machineKey: this.machineKey,
-      logger: this.log.child('control'),
+      logger: this.log,
       clock: this.clock,
       random: this.random,
     });

@@ -1,0 +1,274 @@
+// The `meshtray` CLI: tailscale's verbs and flag spellings (cmd/tailscale/cli/{up,down,logout,status,
+// ip,version}.go) over the daemon's LocalAPI. runCli returns the exit code instead of exiting, so
+// tests run it in-process.
+import { Command, CommanderError, Option } from 'commander';
+import { LocalClient, DEFAULT_SOCKET } from '../client/localapi-client.js';
+import { MeshtrayError } from '../../common/errors/errors.js';
+import { defaultPrefs, type MaskedPrefs } from '../../common/schemas/prefs.js';
+import type { Notify } from '../../common/schemas/notify.js';
+import { FlagError, normalizeGoFlags, parseGoDuration } from './go-flags.js';
+import { resolveAuthKey } from './auth-key.js';
+import { findPeer, formatStatus } from './status-format.js';
+import { packageVersion } from './version.js';
+
+export interface CliIO {
+  out: (s: string) => void;
+  err: (s: string) => void;
+}
+
+const BOOL_FLAGS = new Set(['json', 'accept-routes', 'accept-dns', 'force-reauth', 'reset', 'peers', 'self', 'active', '4', '6', '1']);
+
+/** Thrown inside actions to finish with an exit code after output was written. */
+class Exit extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+export async function runCli(argv: readonly string[], io: CliIO): Promise<number> {
+  let args: string[];
+  try {
+    args = normalizeGoFlags(argv, BOOL_FLAGS);
+  } catch (e) {
+    io.err(`meshtray: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(args, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof Exit) return e.code;
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      // commander already printed its one-line error.
+      return e.exitCode || 1;
+    }
+    if (e instanceof FlagError) {
+      io.err(`meshtray: ${e.message}\n`);
+      return 2;
+    }
+    if (MeshtrayError.is(e)) {
+      io.err(`${e.message}\n`);
+      return 1;
+    }
+    io.err(`meshtray: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+}
+
+function buildProgram(io: CliIO): Command {
+  const program = new Command('meshtray');
+  const client = (): LocalClient => new LocalClient({ socketPath: (program.opts() as { socket?: string }).socket ?? DEFAULT_SOCKET });
+  program
+    .description('Meshtray: a Tailscale-compatible mesh VPN client (talks to meshtrayd)')
+    .option('--socket <path>', 'path to meshtrayd\'s LocalAPI socket', DEFAULT_SOCKET)
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: (s, write) => write(s.split('\n')[0] + '\n') })
+    .showSuggestionAfterError(true)
+    .allowExcessArguments(false);
+
+  const up = program
+    .command('up')
+    .description('connect to the tailnet, logging in if needed')
+    .option('--login-server <url>', 'base URL of the control server (e.g. your Headscale)')
+    .option('--auth-key <key>', 'node authorization key, or file:PATH to read it from a file')
+    .addOption(new Option('--authkey <key>', 'alias of --auth-key').hideHelp())
+    .option('--hostname <name>', 'hostname to use instead of the one the OS reports')
+    .option('--timeout <duration>', 'maximum time to wait for the node to be Running (Go duration, 0s = forever)', '0s')
+    .option('--json', 'print output as JSON (login URL and state)')
+    .option('--accept-routes', "accept routes advertised by other nodes")
+    .addOption(new Option('--no-accept-routes').hideHelp())
+    .option('--accept-dns', 'accept DNS configuration from the control server')
+    .addOption(new Option('--no-accept-dns').hideHelp())
+    .option('--force-reauth', 'force re-authentication (new node key)')
+    .option('--reset', 'reset unspecified settings to their defaults')
+    .option('--advertise-tags <tags>', 'comma-separated ACL tags to request (interactive login only on Headscale)')
+    .option('--advertise-routes <routes>', 'comma-separated subnet routes to advertise')
+    .action(async (o: UpOpts) => {
+      throw new Exit(await cmdUp(client(), o, io));
+    });
+  void up;
+
+  program
+    .command('down')
+    .description('disconnect from the tailnet (keeps the login)')
+    .action(async () => {
+      await client().down();
+    });
+
+  program
+    .command('logout')
+    .description('disconnect and expire the current login')
+    .action(async () => {
+      await client().logout();
+    });
+
+  program
+    .command('status')
+    .description('show the state of this node and its peers')
+    .option('--json', 'output in JSON format (tailscale field names)')
+    .action(async (o: { json?: boolean }) => {
+      const st = await client().status();
+      if (o.json) {
+        io.out(JSON.stringify(st, null, 2) + '\n');
+        return;
+      }
+      const t = formatStatus(st);
+      (t.exitCode === 0 ? io.out : io.err)(t.text);
+      throw new Exit(t.exitCode);
+    });
+
+  program
+    .command('ip')
+    .description("show this node's (or a peer's) Tailscale IP addresses")
+    .option('-4', 'only IPv4')
+    .option('-6', 'only IPv6')
+    .option('-1', 'only one address, preferring IPv4')
+    .argument('[peer]', 'peer hostname, MagicDNS name or IP')
+    .action(async (peer: string | undefined, o: { 4?: boolean; 6?: boolean; 1?: boolean }) => {
+      const n = [o[4], o[6], o[1]].filter(Boolean).length;
+      if (n > 1) throw new FlagError('-1, -4 and -6 are mutually exclusive');
+      const st = await client().status();
+      let ips: string[];
+      if (peer) {
+        const p = findPeer(st, peer);
+        if (!p) {
+          io.err(`no such peer "${peer}"\n`);
+          throw new Exit(1);
+        }
+        ips = p.TailscaleIPs;
+      } else {
+        ips = st.TailscaleIPs ?? [];
+        if (ips.length === 0) {
+          io.err(`no current Tailscale IPs; state: ${st.BackendState}\n`);
+          throw new Exit(1);
+        }
+      }
+      const v4 = ips.filter((i) => !i.includes(':'));
+      const v6 = ips.filter((i) => i.includes(':'));
+      let out = ips;
+      if (o[4]) out = v4;
+      if (o[6]) out = v6;
+      if (o[1]) out = (v4.length ? v4 : v6).slice(0, 1);
+      if (out.length === 0) {
+        io.err(`no ${o[6] ? 'IPv6' : 'IPv4'} address\n`);
+        throw new Exit(1);
+      }
+      io.out(out.join('\n') + '\n');
+    });
+
+  program
+    .command('version')
+    .description('print the version')
+    .option('--json', 'output as JSON')
+    .action((o: { json?: boolean }) => {
+      const v = packageVersion();
+      io.out(o.json ? JSON.stringify({ short: v, long: v, meshtray: true }, null, 2) + '\n' : `${v}\n`);
+    });
+
+  for (const c of program.commands) {
+    c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err, outputError: (s, write) => write(s.split('\n')[0] + '\n') }).allowExcessArguments(false);
+  }
+  return program;
+}
+
+interface UpOpts {
+  loginServer?: string;
+  authKey?: string;
+  authkey?: string;
+  hostname?: string;
+  timeout: string;
+  json?: boolean;
+  acceptRoutes?: boolean;
+  acceptDns?: boolean;
+  forceReauth?: boolean;
+  reset?: boolean;
+  advertiseTags?: string;
+  advertiseRoutes?: string;
+}
+
+function splitList(s: string | undefined): string[] | undefined {
+  if (s === undefined) return undefined;
+  return s.split(',').map((x) => x.trim()).filter(Boolean);
+}
+
+async function cmdUp(client: LocalClient, o: UpOpts, io: CliIO): Promise<number> {
+  const timeoutMs = parseGoDuration(o.timeout);
+  if (o.authKey !== undefined && o.authkey !== undefined && o.authKey !== o.authkey) throw new FlagError('--auth-key and --authkey given with different values');
+  const authKey = await resolveAuthKey(o.authKey ?? o.authkey);
+  let prefs: MaskedPrefs = {};
+  if (o.reset) {
+    const d = defaultPrefs();
+    prefs = { Hostname: d.Hostname, RouteAll: d.RouteAll, CorpDNS: d.CorpDNS, AdvertiseTags: d.AdvertiseTags, AdvertiseRoutes: d.AdvertiseRoutes, ShieldsUp: d.ShieldsUp, ExitNodeID: d.ExitNodeID, ExitNodeIP: d.ExitNodeIP };
+  }
+  if (o.loginServer !== undefined) {
+    try {
+      const u = new URL(o.loginServer);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
+    } catch {
+      throw new FlagError(`invalid --login-server URL "${o.loginServer}"`);
+    }
+    prefs.ControlURL = o.loginServer;
+  }
+  if (o.hostname !== undefined) prefs.Hostname = o.hostname;
+  if (o.acceptRoutes !== undefined) prefs.RouteAll = o.acceptRoutes;
+  if (o.acceptDns !== undefined) prefs.CorpDNS = o.acceptDns;
+  const tags = splitList(o.advertiseTags);
+  if (tags) prefs.AdvertiseTags = tags;
+  const routes = splitList(o.advertiseRoutes);
+  if (routes) prefs.AdvertiseRoutes = routes;
+
+  const ac = new AbortController();
+  let timedOut = false;
+  const timer = timeoutMs > 0 ? setTimeout(() => { timedOut = true; ac.abort(); }, timeoutMs) : undefined;
+  const watch = client.watch(ac.signal);
+  let printedURL = '';
+  const showURL = (url: string, state: string): void => {
+    if (!url || url === printedURL) return;
+    printedURL = url;
+    if (o.json) io.out(JSON.stringify({ AuthURL: url, BackendState: state }, null, 2) + '\n');
+    else io.err(`\nTo authenticate, visit:\n\n\t${url}\n\n`);
+  };
+  const succeed = (): number => {
+    if (o.json) io.out(JSON.stringify({ BackendState: 'Running' }, null, 2) + '\n');
+    else if (printedURL) io.err('Success.\n');
+    return 0;
+  };
+  try {
+    await watch.next(); // the snapshot: from before our start, so its State is not an answer
+    const req: { Prefs: MaskedPrefs; AuthKey?: string; ForceReauth?: boolean } = { Prefs: prefs };
+    if (authKey) req.AuthKey = authKey;
+    if (o.forceReauth) req.ForceReauth = true;
+    await client.start(req);
+    const st = await client.status();
+    if (st.BackendState === 'Running') return succeed();
+    if (st.AuthURL) showURL(st.AuthURL, st.BackendState);
+    let state = st.BackendState as string;
+    for await (const n of watch as AsyncIterable<Notify>) {
+      if (n.ErrMessage) {
+        io.err(`backend error: ${n.ErrMessage}\n`);
+        return 1;
+      }
+      if (n.State) state = n.State;
+      if (n.BrowseToURL) showURL(n.BrowseToURL, state);
+      if (n.State === 'Running') return succeed();
+    }
+    if (timedOut) {
+      io.err('timeout waiting for Meshtray to enter a Running state; check health with "meshtray status"\n');
+      return 1;
+    }
+    io.err('meshtrayd closed the connection before the node was Running\n');
+    return 1;
+  } catch (e) {
+    if (timedOut) {
+      io.err('timeout waiting for Meshtray to enter a Running state; check health with "meshtray status"\n');
+      return 1;
+    }
+    throw e;
+  } finally {
+    if (timer) clearTimeout(timer);
+    ac.abort();
+    await watch.return?.();
+  }
+}

@@ -1,0 +1,60 @@
+// Wires the engine into a process: state store, logger, backend with the real ts2021 control
+// client, and the LocalAPI server. Returned handle stops everything (SIGTERM/SIGINT path).
+import { hostname, release, machine } from 'node:os';
+import { LocalBackend } from '../engine/backend/local-backend.js';
+import { ControlClient } from '../engine/control/client.js';
+import { LocalApiServer } from '../engine/localapi/server.js';
+import { LineLogger, levelFromVerbose } from '../engine/log/logger.js';
+import { openStateStore } from '../engine/state/open-state-store.js';
+import { systemClock, systemRandom } from '../engine/ports/system.js';
+import type { Logger } from '../engine/ports/ports.js';
+import type { DaemonFlags } from './flags.js';
+
+export interface RunningDaemon {
+  backend: LocalBackend;
+  stop(): Promise<void>;
+}
+
+export async function startDaemon(flags: DaemonFlags, version: string, logger?: Logger): Promise<RunningDaemon> {
+  const log = logger ?? new LineLogger({ level: levelFromVerbose(flags.verbose) });
+  log.info('meshtrayd starting', {
+    version,
+    state: flags.state ?? null,
+    statedir: flags.statedir ?? null,
+    socket: flags.socket,
+    tun: flags.tun,
+    port: flags.port,
+    note: 'control plane only: no TUN device or UDP socket is opened in this build',
+  });
+  const store = openStateStore({ state: flags.state, statedir: flags.statedir });
+  const backend = new LocalBackend({
+    store,
+    clock: systemClock,
+    random: systemRandom,
+    logger: log.child('backend'),
+    controlFactory: (o) => new ControlClient(o),
+    hostFacts: { hostname: hostname(), osVersion: release(), version, userspace: flags.tun === 'userspace-networking', machine: machine() },
+    version,
+  });
+  await backend.init();
+  const server = new LocalApiServer({ socketPath: flags.socket, backend, logger: log.child('localapi') });
+  try {
+    await server.listen();
+  } catch (e) {
+    await backend.shutdown();
+    throw e;
+  }
+  let stopping: Promise<void> | undefined;
+  return {
+    backend,
+    stop() {
+      stopping ??= (async () => {
+        log.info('meshtrayd stopping');
+        await server.close();
+        await backend.shutdown();
+        log.info('meshtrayd stopped');
+      })();
+      return stopping;
+    },
+  };
+}
