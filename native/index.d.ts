@@ -1,3 +1,4 @@
+// Optional fields must be omitted or undefined, not null (napi-rs Option<T> rejects null).
 // Hand-written types of the napi-rs addon (src/lib.rs). Keep in sync with the #[napi] items there.
 
 export interface NativeDataPlaneOptions {
@@ -7,20 +8,20 @@ export interface NativeDataPlaneOptions {
   /** 32-byte node private key (the WireGuard static key). */
   privateKey: Uint8Array;
   /** CIDRs to assign to the TUN: at most one IPv4, any number of IPv6. */
-  addresses?: string[] | null;
+  addresses?: string[];
   /** Datagrams larger than this are dropped as oversized (default 9216). */
-  maxDatagram?: number | null;
+  maxDatagram?: number;
 }
 
 export interface NativePeerOptions {
   publicKey: Uint8Array;
   allowedIps: string[];
-  /** "ip:port" / "[ipv6]:port" of the direct path, or null. */
-  endpoint?: string | null;
+  /** "ip:port" / "[ipv6]:port" of the direct path; omit (not null) for none. */
+  endpoint?: string;
   /** Also (or only) send this peer's WireGuard packets out through onDerpSend. */
   useDerp: boolean;
   /** WireGuard persistent keep-alive in seconds; Tailscale uses none. */
-  keepalive?: number | null;
+  keepalive?: number;
 }
 
 export interface NativePeerStats {

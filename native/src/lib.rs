@@ -22,8 +22,11 @@ use std::thread::JoinHandle;
 /// counted (`dropJsQueueFull`) rather than letting a slow JS thread grow memory without bound.
 const JS_QUEUE: usize = 4096;
 
-type AddrCb = ThreadsafeFunction<(String, Buffer), (), (String, Buffer), Status, false, true, JS_QUEUE>;
-type KeyCb = ThreadsafeFunction<(Buffer, Buffer), (), (Buffer, Buffer), Status, false, true, JS_QUEUE>;
+// FnArgs spreads the tuple into separate JS arguments (a bare tuple arrives as one array).
+type AddrArgs = FnArgs<(String, Buffer)>;
+type KeyArgs = FnArgs<(Buffer, Buffer)>;
+type AddrCb = ThreadsafeFunction<AddrArgs, (), AddrArgs, Status, false, true, JS_QUEUE>;
+type KeyCb = ThreadsafeFunction<KeyArgs, (), KeyArgs, Status, false, true, JS_QUEUE>;
 
 #[derive(Default)]
 struct JsEvents {
@@ -46,13 +49,13 @@ fn deliver<T: 'static + JsValuesTupleIntoVec>(
 
 impl Events for JsEvents {
     fn disco(&self, src: SocketAddr, data: &[u8]) -> std::result::Result<(), bool> {
-        deliver(&self.disco, || (src.to_string(), Buffer::from(data.to_vec())))
+        deliver(&self.disco, || (src.to_string(), Buffer::from(data.to_vec())).into())
     }
     fn stun(&self, src: SocketAddr, data: &[u8]) -> std::result::Result<(), bool> {
-        deliver(&self.stun, || (src.to_string(), Buffer::from(data.to_vec())))
+        deliver(&self.stun, || (src.to_string(), Buffer::from(data.to_vec())).into())
     }
     fn derp_send(&self, dst_key: [u8; 32], data: &[u8]) -> std::result::Result<(), bool> {
-        deliver(&self.derp, || (Buffer::from(dst_key.to_vec()), Buffer::from(data.to_vec())))
+        deliver(&self.derp, || (Buffer::from(dst_key.to_vec()), Buffer::from(data.to_vec())).into())
     }
 }
 
