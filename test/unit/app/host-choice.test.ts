@@ -1,0 +1,64 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chooseEngineHost, type HostProbe, type SocketInfo } from '../../../main/app/engine-host/host-choice.js';
+import { HelperRequestSchema, linuxCommands } from '../../../main/app/engine-host/helper-contract.js';
+
+function probe(files: Record<string, SocketInfo>, answering: string[], uid = 1000): HostProbe {
+  return { stat: async (p) => files[p], answers: async (p) => answering.includes(p), currentUid: () => uid };
+}
+const opts = { daemonSocketPaths: ['/var/run/meshtray/meshtrayd.sock'], helperSocketPath: '/run/meshtray/helper.sock', canHostInProcess: true };
+
+test('attaches to a root-owned, answering meshtrayd', async () => {
+  const c = await chooseEngineHost(probe({ '/var/run/meshtray/meshtrayd.sock': { uid: 0, isSocket: true } }, ['/var/run/meshtray/meshtrayd.sock']), opts);
+  assert.deepEqual(c, { mode: 'attached', socketPath: '/var/run/meshtray/meshtrayd.sock' });
+});
+
+test('never trusts a socket owned by another user', async () => {
+  const c = await chooseEngineHost(
+    probe({ '/var/run/meshtray/meshtrayd.sock': { uid: 1001, isSocket: true }, '/run/meshtray/helper.sock': { uid: 0, isSocket: true } }, ['/var/run/meshtray/meshtrayd.sock']),
+    opts,
+  );
+  assert.equal(c.mode, 'in-process');
+  assert.match(c.mode === 'in-process' ? c.reason : '', /owned by uid 1001, neither root nor us/);
+});
+
+test('no daemon and no helper: unavailable with the reason; AppImage cannot host', async () => {
+  const c = await chooseEngineHost(probe({}, []), opts);
+  assert.equal(c.mode, 'unavailable');
+  assert.match(c.mode === 'unavailable' ? c.reason : '', /privileged helper at \/run\/meshtray\/helper.sock is not installed/);
+  const a = await chooseEngineHost(probe({ '/run/meshtray/helper.sock': { uid: 0, isSocket: true } }, []), { ...opts, canHostInProcess: false });
+  assert.equal(a.mode, 'unavailable');
+  assert.match(a.mode === 'unavailable' ? a.reason : '', /needs an installed meshtrayd/);
+});
+
+test('a dead socket file is skipped', async () => {
+  const c = await chooseEngineHost(probe({ '/var/run/meshtray/meshtrayd.sock': { uid: 0, isSocket: true }, '/run/meshtray/helper.sock': { uid: 0, isSocket: true } }, []), opts);
+  assert.equal(c.mode, 'in-process');
+});
+
+test('helper contract: accepts well-formed requests, rejects injection and junk', () => {
+  assert.ok(HelperRequestSchema.safeParse({ op: 'setAddresses', ifName: 'meshtray0', prefixes: ['100.64.0.1/32', 'fd7a:115c:a1e0::1/128'] }).success);
+  assert.ok(HelperRequestSchema.safeParse({ op: 'setRoutes', ifName: 'meshtray0', routes: ['0.0.0.0/0', '::/0'] }).success);
+  for (const bad of [
+    { op: 'setAddresses', ifName: 'eth0; rm -rf /', prefixes: [] },
+    { op: 'setRoutes', ifName: 'meshtray0', routes: ['10.0.0.0/33'] },
+    { op: 'setRoutes', ifName: 'meshtray0', routes: ['10.0.0.0/8 dev eth0'] },
+    { op: 'setDNS', ifName: 'meshtray0', nameservers: ['100.100.100.100'], searchDomains: ['bad domain'], matchDomains: [] },
+    { op: 'openTun', name: 'meshtray0', mtu: 100 },
+    { op: 'exec', cmd: 'id' },
+    { op: 'restore', ifName: 'meshtray0', extra: 1 },
+  ]) {
+    assert.equal(HelperRequestSchema.safeParse(bad).success, false, JSON.stringify(bad));
+  }
+});
+
+test('helper contract: Linux argv, no shell', () => {
+  const req = HelperRequestSchema.parse({ op: 'setRoutes', ifName: 'meshtray0', routes: ['10.20.0.0/24', 'fd00::/64'] });
+  assert.deepEqual(linuxCommands(req), [
+    ['ip', 'route', 'flush', 'table', '52', 'dev', 'meshtray0'],
+    ['ip', 'route', 'replace', '10.20.0.0/24', 'dev', 'meshtray0', 'table', '52'],
+    ['ip', '-6', 'route', 'replace', 'fd00::/64', 'dev', 'meshtray0', 'table', '52'],
+  ]);
+  const dns = HelperRequestSchema.parse({ op: 'setDNS', ifName: 'meshtray0', nameservers: ['100.100.100.100'], searchDomains: ['tail.example'], matchDomains: ['tail.example'] });
+  assert.deepEqual(linuxCommands(dns), [['resolvectl', 'dns', 'meshtray0', '100.100.100.100'], ['resolvectl', 'domain', 'meshtray0', 'tail.example', '~tail.example']]);
+});
