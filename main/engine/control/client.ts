@@ -189,39 +189,31 @@ export class ControlClient {
           } else resolve();
         };
         const onAbort = () => finish(abortReason(dl.signal));
+        const onMsg = (m: unknown) => {
+          if (settled) return;
+          watchdog.cancel();
+          watchdog = armWatchdog();
+          if (typeof m !== 'object' || m === null || Array.isArray(m)) throw protocolError('map frame: MapResponse is not a JSON object');
+          const isKeepAlive = (m as { KeepAlive?: unknown }).KeepAlive === true;
+          // The first real message of a stream must carry the self node (direct.go aborts otherwise).
+          if (!isKeepAlive && !sawFull) {
+            if ((m as { Node?: unknown }).Node == null) throw protocolError('map stream: first MapResponse has no Node');
+            sawFull = true;
+          }
+          this.stats.mapMessages++;
+          try {
+            onMessage(m);
+          } catch (e) {
+            throw new CallerError(e);
+          }
+        };
         const onData = (chunk: Buffer) => {
           if (settled) return;
-          let msgs: unknown[];
           try {
-            msgs = decoder.feed(chunk);
+            decoder.feed(chunk, onMsg);
           } catch (e) {
-            finish(this.countProtocol(e as Error));
-            return;
-          }
-          for (const m of msgs) {
-            if (settled) return;
-            watchdog.cancel();
-            watchdog = armWatchdog();
-            if (typeof m !== 'object' || m === null || Array.isArray(m)) {
-              finish(this.countProtocol(protocolError('map frame: MapResponse is not a JSON object')));
-              return;
-            }
-            const isKeepAlive = (m as { KeepAlive?: unknown }).KeepAlive === true;
-            // The first real message of a stream must carry the self node (direct.go aborts otherwise).
-            if (!isKeepAlive && !sawFull) {
-              if ((m as { Node?: unknown }).Node == null) {
-                finish(this.countProtocol(protocolError('map stream: first MapResponse has no Node')));
-                return;
-              }
-              sawFull = true;
-            }
-            this.stats.mapMessages++;
-            try {
-              onMessage(m);
-            } catch (e) {
-              finish(e instanceof Error ? e : new Error(String(e)));
-              return;
-            }
+            if (e instanceof CallerError) finish(e.inner);
+            else finish(this.countProtocol(e as Error));
           }
         };
         dl.signal.addEventListener('abort', onAbort, { once: true });
@@ -368,6 +360,15 @@ export class ControlClient {
     if (err.name === 'AbortError') this.log.debug(`${what} cancelled`, { reason: safe });
     else this.log.warn(`${what} failed`, { reason: safe, ...(MeshtrayError.is(err) ? { code: err.code } : {}) });
     return err;
+  }
+}
+
+/** Wraps an exception thrown by the caller's onMessage so it is passed on unchanged, not counted as a protocol error. */
+class CallerError extends Error {
+  readonly inner: Error;
+  constructor(e: unknown) {
+    super('onMessage threw');
+    this.inner = e instanceof Error ? e : new Error(String(e));
   }
 }
 

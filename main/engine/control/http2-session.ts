@@ -45,17 +45,25 @@ export class ResponseBody {
   private failure: Error | undefined;
   private sink: BodySink | undefined;
 
-  constructor(stream: http2.ClientHttp2Stream, closedError: () => Error) {
+  constructor(stream: http2.ClientHttp2Stream, closedError: () => Error, sessionError: () => Error | undefined) {
     stream.on('data', (c: Buffer) => {
       if (this.sink) this.sink.data(c);
       else this.held.push(c);
     });
     stream.once('end', () => {
+      // Node ends the readable side of every stream when the session is torn down; that is a
+      // lost connection, not the server finishing its answer.
+      const broken = sessionError();
+      if (broken) {
+        this.failure = broken;
+        this.sink?.error(broken);
+        return;
+      }
       this.ended = true;
       this.sink?.end();
     });
     stream.once('close', () => {
-      if (this.ended) return;
+      if (this.ended || this.failure) return;
       this.failure = closedError();
       this.sink?.error(this.failure);
     });
@@ -147,7 +155,11 @@ export class ControlSession {
       const onClose = () => finish(this.streamClosedError(stream, 'before the response headers'));
       signal?.addEventListener('abort', onAbort, { once: true });
       stream.once('response', (headers) => {
-        const body = new ResponseBody(stream, () => this.streamClosedError(stream, 'before the answer ended'));
+        const body = new ResponseBody(
+          stream,
+          () => this.streamClosedError(stream, 'before the answer ended'),
+          () => this.deadReason,
+        );
         finish(undefined, { status: Number(headers[':status']), headers, stream, body });
       });
       stream.on('close', onClose);

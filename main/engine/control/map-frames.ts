@@ -59,6 +59,7 @@ export interface MapFrameDecoderOptions {
 /** Incremental decoder: feed body chunks, get decoded JSON values (as `unknown`, validated later by the netmap). */
 export class MapFrameDecoder {
   private pending: Buffer = Buffer.alloc(0);
+  private failed = false;
   private readonly maxFrame: number;
   private readonly maxJson: number;
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
@@ -72,20 +73,35 @@ export class MapFrameDecoder {
     this.maxJson = opts.maxJsonBytes ?? MAX_MAP_JSON_BYTES;
   }
 
-  feed(chunk: Uint8Array): unknown[] {
+  /**
+   * Feeds body bytes and hands every completed message to `emit`, in order. A bad message throws
+   * after the good ones before it were emitted; the decoder is then unusable (the stream is dead).
+   */
+  feed(chunk: Uint8Array, emit: (msg: unknown) => void): void {
+    if (this.failed) throw protocolError('map frame: decoder used after a failure');
     const buf = this.pending.length === 0 ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) : Buffer.concat([this.pending, chunk]);
-    const out: unknown[] = [];
     let off = 0;
-    while (buf.length - off >= 4) {
-      const len = buf.readUInt32LE(off);
-      if (len === 0) throw protocolError('map frame: zero-length message');
-      if (len > this.maxFrame) throw protocolError(`map frame: message of ${len} bytes exceeds the ${this.maxFrame}-byte limit`);
-      if (buf.length - off - 4 < len) break;
-      const payload = buf.subarray(off + 4, off + 4 + len);
-      off += 4 + len;
-      out.push(this.decodeOne(payload));
+    try {
+      while (buf.length - off >= 4) {
+        const len = buf.readUInt32LE(off);
+        if (len === 0) throw protocolError('map frame: zero-length message');
+        if (len > this.maxFrame) throw protocolError(`map frame: message of ${len} bytes exceeds the ${this.maxFrame}-byte limit`);
+        if (buf.length - off - 4 < len) break;
+        const payload = buf.subarray(off + 4, off + 4 + len);
+        off += 4 + len;
+        emit(this.decodeOne(payload));
+      }
+    } catch (e) {
+      this.failed = true;
+      throw e;
     }
     this.pending = off === buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(off));
+  }
+
+  /** Convenience for tests and tools: all messages of one chunk. */
+  feedAll(chunk: Uint8Array): unknown[] {
+    const out: unknown[] = [];
+    this.feed(chunk, (m) => out.push(m));
     return out;
   }
 

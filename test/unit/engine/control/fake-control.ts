@@ -6,7 +6,7 @@
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import { Duplex } from 'node:stream';
-import { PrivateKey } from '../../../../main/engine/keys/keys.js';
+import { PrivateKey, type PublicKey } from '../../../../main/engine/keys/keys.js';
 import { systemRandom } from '../../../../main/engine/ports/system.js';
 import type { Random } from '../../../../main/engine/ports/ports.js';
 import { respondToInitiation } from '../../../../main/engine/control/noise/handshake.js';
@@ -51,6 +51,8 @@ export interface FakeControlOptions {
   onMap?: H2Handler;
   /** Replace the whole upgrade behaviour (for hostile-server tests). */
   onUpgrade?: (req: http.IncomingMessage, socket: Duplex, head: Buffer, fake: FakeControl) => void;
+  /** Serve this key on /key instead of the real one (a stale or rotated server key). */
+  advertisedKey?: PublicKey<'machine'>;
   /** Raw bytes the server's transport sends right after the early payload (e.g. a corrupted record). */
   afterHandshake?: (tx: TransportCipher, socket: Duplex) => void;
 }
@@ -73,7 +75,7 @@ export class FakeControl {
       if (req.method === 'GET' && req.url?.startsWith('/key?v=')) {
         this.keyRequests++;
         res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ legacyPublicKey: `mkey:${'0'.repeat(64)}`, publicKey: this.serverKey.public.toString() }));
+        res.end(JSON.stringify({ legacyPublicKey: `mkey:${'0'.repeat(64)}`, publicKey: (this.opts.advertisedKey ?? this.serverKey.public).toString() }));
         return;
       }
       res.statusCode = 404;

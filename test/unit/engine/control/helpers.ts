@@ -2,8 +2,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Logger, LogFields, Random } from '../../../../main/engine/ports/ports.js';
-import { systemClock } from '../../../../main/engine/ports/system.js';
+import type { Clock, Logger, LogFields, Random } from '../../../../main/engine/ports/ports.js';
 
 /** Returns the given byte strings in order, then fails loudly (a test that needs more randomness must say so). */
 export function scriptedRandom(...chunks: Uint8Array[]): Random {
@@ -40,7 +39,17 @@ export function renderLogs(lines: LogLine[]): string {
   return lines.map((l) => `${l.level} ${l.component} ${l.msg} ${l.fields === undefined ? '' : JSON.stringify(l.fields, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`).join('\n');
 }
 
-export const clock = systemClock;
+/**
+ * Real time, but unlike systemClock the timers keep the process alive: with in-memory sockets a
+ * pending timeout is the only thing the event loop has left, and the test must see it fire.
+ */
+export const clock: Clock = {
+  now: () => Date.now(),
+  setTimeout(fn, ms) {
+    const t = setTimeout(fn, ms);
+    return { cancel: () => clearTimeout(t) };
+  },
+};
 
 export function hex(s: string): Uint8Array {
   return new Uint8Array(Buffer.from(s, 'hex'));
