@@ -293,6 +293,20 @@ impl DataPlane {
     /// Stops the threads, closes the socket(s) and removes the TUN device. Idempotent.
     #[napi]
     pub fn close(&self) {
+        self.shutdown();
+    }
+}
+
+/// If JS drops the object without close(), the finalizer still stops the threads; otherwise
+/// they would keep the TUN and the port for the life of the process.
+impl Drop for DataPlane {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl DataPlane {
+    fn shutdown(&self) {
         let engine = self.engine.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(e) = engine.as_ref() {
             e.close();

@@ -32,7 +32,7 @@ export function canRunNetns(): { ok: boolean; why?: string } {
   return { ok: true };
 }
 
-export interface NsPair { a: string; b: string; ipA: string; ipB: string; cleanup(): void }
+export interface NsPair { a: string; b: string; ipA: string; ipB: string; ip6A: string; ip6B: string; cleanup(): void }
 
 /** nsA (10.99.x.1) <-veth-> nsB (10.99.x.2). Cleans up on process exit too. */
 export function makeNsPair(tag: string): NsPair {
@@ -40,6 +40,7 @@ export function makeNsPair(tag: string): NsPair {
   const a = `mtdp-${id}-a`, b = `mtdp-${id}-b`;
   const octet = 1 + (process.pid % 250);
   const ipA = `10.99.${octet}.1`, ipB = `10.99.${octet}.2`;
+  const ip6A = `fd00:99:${octet.toString(16)}::1`, ip6B = `fd00:99:${octet.toString(16)}::2`;
   const cleanup = (): void => {
     for (const ns of [a, b]) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
   };
@@ -51,6 +52,10 @@ export function makeNsPair(tag: string): NsPair {
     sh(['ip', '-n', a, 'link', 'add', 'vA', 'type', 'veth', 'peer', 'name', 'vB', 'netns', b]);
     sh(['ip', '-n', a, 'addr', 'add', `${ipA}/24`, 'dev', 'vA']);
     sh(['ip', '-n', b, 'addr', 'add', `${ipB}/24`, 'dev', 'vB']);
+    sh(['ip', '-n', a, 'addr', 'add', `${ip6A}/64`, 'dev', 'vA', 'nodad']);
+    sh(['ip', '-n', b, 'addr', 'add', `${ip6B}/64`, 'dev', 'vB', 'nodad']);
+    // Interfaces created later (the TUNs) get their IPv6 addresses without a DAD delay.
+    for (const ns of [a, b]) sh(['sysctl', '-q', '-w', 'net.ipv6.conf.default.accept_dad=0'], { ns });
     for (const [ns, dev] of [[a, 'vA'], [b, 'vB']] as const) {
       sh(['ip', '-n', ns, 'link', 'set', dev, 'up']);
       sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
@@ -59,7 +64,7 @@ export function makeNsPair(tag: string): NsPair {
     cleanup();
     throw e;
   }
-  return { a, b, ipA, ipB, cleanup };
+  return { a, b, ipA, ipB, ip6A, ip6B, cleanup };
 }
 
 export interface KeyPair { priv: Uint8Array; pub: Uint8Array }

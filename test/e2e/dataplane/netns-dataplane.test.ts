@@ -12,6 +12,7 @@ if (!check.ok && process.env.CI === 'true') throw new Error(`netns data-plane te
 if (!check.ok) console.error(`\n!!! SKIPPING native data-plane netns tests: ${check.why} !!!\n`);
 
 const TUN_A = '100.80.0.1', TUN_B = '100.80.0.2';
+const TUN6_A = 'fd7a:115c:a1e0:99::1', TUN6_B = 'fd7a:115c:a1e0:99::2';
 const DISCO_MAGIC = Buffer.from([0x54, 0x53, 0xf0, 0x9f, 0x92, 0xac]);
 
 function stunBindingRequest(): Buffer {
@@ -50,16 +51,16 @@ describe('native data plane in two network namespaces', { skip: !check.ok, timeo
   const counters = (w: Worker): Promise<DataPlaneCounters> => w.call<DataPlaneCounters>('counters');
 
   const directPeers = async (): Promise<void> => {
-    await A.call('setPeers', { peers: [{ publicKey: b64(kB.pub), allowedIps: [`${TUN_B}/32`], endpoint: `${net.ipB}:${portB}`, useDerp: false }] });
-    await B.call('setPeers', { peers: [{ publicKey: b64(kA.pub), allowedIps: [`${TUN_A}/32`], endpoint: `${net.ipA}:${portA}`, useDerp: false }] });
+    await A.call('setPeers', { peers: [{ publicKey: b64(kB.pub), allowedIps: [`${TUN_B}/32`, `${TUN6_B}/128`], endpoint: `${net.ipB}:${portB}`, useDerp: false }] });
+    await B.call('setPeers', { peers: [{ publicKey: b64(kA.pub), allowedIps: [`${TUN_A}/32`, `${TUN6_A}/128`], endpoint: `${net.ipA}:${portA}`, useDerp: false }] });
   };
 
   before(async () => {
     net = makeNsPair('t');
     A = await Worker.start(net.a);
     B = await Worker.start(net.b);
-    const ra = await A.call<{ port: number; tunName: string }>('open', { tunName: 'mt0', mtu: 1280, listenPort: 41641, privateKey: b64(kA.priv), addresses: [`${TUN_A}/24`] });
-    const rb = await B.call<{ port: number; tunName: string }>('open', { tunName: 'mt0', mtu: 1280, listenPort: 0, privateKey: b64(kB.priv), addresses: [`${TUN_B}/24`] });
+    const ra = await A.call<{ port: number; tunName: string }>('open', { tunName: 'mt0', mtu: 1280, listenPort: 41641, privateKey: b64(kA.priv), addresses: [`${TUN_A}/24`, `${TUN6_A}/64`] });
+    const rb = await B.call<{ port: number; tunName: string }>('open', { tunName: 'mt0', mtu: 1280, listenPort: 0, privateKey: b64(kB.priv), addresses: [`${TUN_B}/24`, `${TUN6_B}/64`] });
     portA = ra.port;
     portB = rb.port;
     assert.equal(portA, 41641, 'the requested listen port is bound');
@@ -132,6 +133,17 @@ describe('native data plane in two network namespaces', { skip: !check.ok, timeo
     assert.equal(stats[0]!.lastRxAddr, `${net.ipB}:${portB}`);
   });
 
+  it('carries IPv6 inside the tunnel, over an IPv6 underlay endpoint', async () => {
+    await A.call('setPeers', { peers: [{ publicKey: b64(kB.pub), allowedIps: [`${TUN_B}/32`, `${TUN6_B}/128`], endpoint: `[${net.ip6B}]:${portB}`, useDerp: false }] });
+    await B.call('setPeers', { peers: [{ publicKey: b64(kA.pub), allowedIps: [`${TUN_A}/32`, `${TUN6_A}/128`], endpoint: `[${net.ip6A}]:${portA}`, useDerp: false }] });
+    const p = await shAsync(['ping', '-6', '-c', '3', '-i', '0.2', '-W', '3', TUN6_B], net.a);
+    assert.equal(p.code, 0, `ping6 across the tunnel failed:\n${p.stdout}${p.stderr}`);
+    const stats = await A.call<{ lastRxAddr: string | null; endpoint: string | null }[]>('peerStats');
+    assert.equal(stats[0]!.endpoint, `[${net.ip6B}]:${portB}`);
+    assert.equal(stats[0]!.lastRxAddr, `[${net.ip6B}]:${portB}`, 'replies came over the IPv6 socket on the same port');
+    await directPeers();
+  });
+
   it('hands disco and STUN datagrams on the shared port up to JS, with their source address', async () => {
     const before = await counters(B);
     const disco = Buffer.concat([DISCO_MAGIC, randomBytes(32 + 24 + 16 + 20)]);
@@ -185,8 +197,8 @@ describe('native data plane in two network namespaces', { skip: !check.ok, timeo
 
   it('carries ping over the DERP path, keeps sessions across setPeers, and counts bad DERP input', async () => {
     const statsBefore = await A.call<{ txBytes: number }[]>('peerStats');
-    await A.call('setPeers', { peers: [{ publicKey: b64(kB.pub), allowedIps: [`${TUN_B}/32`], endpoint: null, useDerp: true }] });
-    await B.call('setPeers', { peers: [{ publicKey: b64(kA.pub), allowedIps: [`${TUN_A}/32`], endpoint: null, useDerp: true }] });
+    await A.call('setPeers', { peers: [{ publicKey: b64(kB.pub), allowedIps: [`${TUN_B}/32`, `${TUN6_B}/128`], endpoint: null, useDerp: true }] });
+    await B.call('setPeers', { peers: [{ publicKey: b64(kA.pub), allowedIps: [`${TUN_A}/32`, `${TUN6_A}/128`], endpoint: null, useDerp: true }] });
     const statsAfter = await A.call<{ txBytes: number; useDerp: boolean }[]>('peerStats');
     assert.ok(statsAfter[0]!.txBytes >= statsBefore[0]!.txBytes, 'the WireGuard session survived the peer update');
     assert.equal(statsAfter[0]!.useDerp, true);
