@@ -170,7 +170,7 @@ test('meshtray interactive login: up prints the AuthURL, the admin registers it,
   await withLab(t, { name: 'e2e-interactive', derpRegions: 1, hosts: [{ name: 'a1', nat: 'easy' }, { name: 'm2', nat: 'easy', peer: 'meshtrayd', join: false }] }, async (lab) => {
     const m2 = lab.peer('m2');
     const pid = m2.pid;
-    // Text mode first: the tailscale wording on stderr.
+    // --json mode (what the lab's upInteractive uses): {"AuthURL":…,"BackendState":…} on stdout.
     const { authUrl, done } = await m2.upInteractive({ loginServer: lab.loginServer, hostname: 'm2', timeoutMs: 90_000 });
     assert.match(authUrl, new RegExp(`^${lab.loginServer.replace(/[.]/g, '\\.')}/register/hskey-authreq-[A-Za-z0-9_-]{24}$`));
     const waiting = await m2.status();
@@ -199,6 +199,23 @@ test('meshtray interactive login: up prints the AuthURL, the admin registers it,
       const p = peerByHostName(s, 'm2') as (Status['Peer'][string] & { Expired?: boolean; KeyExpiry?: string }) | undefined;
       return p === undefined || p.Expired === true || p.Online === false;
     }, 30_000);
+
+    // Log in again interactively in text mode: tailscale's wording on stderr. `up` gives up after its
+    // --timeout, but the daemon keeps following up, so the admin's approval still completes the login.
+    const textUp = await m2.cli(['up', `--login-server=${lab.loginServer}`, '--hostname=m2', '--accept-dns=false', '--timeout=3s'], 20_000);
+    assert.equal(textUp.code, 1);
+    const m = /^\nTo authenticate, visit:\n\n\t(\S+)\n\n/.exec(textUp.stderr);
+    assert.ok(m, `stderr: ${JSON.stringify(textUp.stderr)}`);
+    assert.match(textUp.stderr, /timeout waiting for Meshtray to enter a Running state/);
+    const url2 = m[1]!;
+    assert.notEqual(url2, authUrl, 'a new login after logout');
+    assert.equal((await m2.status()).AuthURL, url2);
+    await lab.headscale.registerAuthId(authIdFromUrl(url2), lab.user.name);
+    const again = await m2.waitStatus('Running after second approval', (s) => s.BackendState === 'Running' && s.AuthURL === '', 30_000);
+    assert.ok(again.Self, 'has a netmap again');
+    assert.equal(m2.pid, pid, 'still the same daemon');
+    // Same machine + same user: Headscale updates the node in place (control.md 6.7).
+    assert.equal((await lab.headscale.listNodes()).filter((x) => x.name === 'm2').length, 1);
   });
 });
 
