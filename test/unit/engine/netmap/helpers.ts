@@ -1,5 +1,8 @@
 // Hand-made tailcfg values shaped like what Headscale v0.29.2 sends (compare the recorded files in
 // test/fixtures/netmap/headscale-v0.29.2), plus a fake clock.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Clock } from '../../../../main/engine/ports/ports.js';
 import { NetMap } from '../../../../main/engine/netmap/netmap.js';
 import { parseMapResponse, type MapResponse } from '../../../../main/engine/netmap/tailcfg.js';
@@ -95,4 +98,26 @@ export class FakeClock implements Clock {
 
 export function newNetMap(clock = new FakeClock()): NetMap {
   return new NetMap({ clock });
+}
+
+/** The repository root (works from test/… under tsx and from dist/test/… after the build). */
+export function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) || !existsSync(join(dir, 'test', 'fixtures'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('repository root not found');
+    dir = up;
+  }
+  return dir;
+}
+
+export const RECORDED = () => join(repoRoot(), 'test', 'fixtures', 'netmap', 'headscale-v0.29.2');
+
+/** The recorded MapResponses Headscale sent to one node, in send order, as decoded JSON. */
+export function recordedMessages(nodeID: number): { file: string; raw: unknown }[] {
+  const dir = join(RECORDED(), 'dump', String(nodeID));
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((file) => ({ file, raw: JSON.parse(readFileSync(join(dir, file), 'utf8')) as unknown }));
 }
