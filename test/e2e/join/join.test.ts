@@ -215,7 +215,20 @@ test('meshtray interactive login: up prints the AuthURL, the admin registers it,
     assert.ok(again.Self, 'has a netmap again');
     assert.equal(m2.pid, pid, 'still the same daemon');
     // Same machine + same user: Headscale updates the node in place (control.md 6.7).
-    assert.equal((await lab.headscale.listNodes()).filter((x) => x.name === 'm2').length, 1);
+    const m2Nodes = (await lab.headscale.listNodes()).filter((x) => x.name === 'm2');
+    assert.equal(m2Nodes.length, 1);
+
+    // Re-login when the node key expires: the admin expires the node, Meshtray notices from its
+    // netmap, rotates its node key and asks for a login again (no pre-auth key → AuthURL).
+    const keyBefore = JSON.parse(stateOf(m2)['profile']!).PrivateNodeKey as string;
+    await lab.headscale.expireNode(m2Nodes[0]!.id);
+    const expired = await m2.waitStatus('needs login after expiry', (s) => s.BackendState === 'NeedsLogin' && s.AuthURL !== '', 30_000);
+    await lab.headscale.registerAuthId(authIdFromUrl(expired.AuthURL), lab.user.name);
+    await m2.waitStatus('Running after re-login', (s) => s.BackendState === 'Running' && s.AuthURL === '', 30_000);
+    const keyAfter = JSON.parse(stateOf(m2)['profile']!).PrivateNodeKey as string;
+    assert.notEqual(keyAfter, keyBefore, 'a new node key after expiry');
+    assert.equal((await lab.headscale.nodeByName('m2'))?.id, m2Nodes[0]!.id, 'same Headscale node, updated in place');
+    assert.equal(m2.pid, pid);
   });
 });
 
