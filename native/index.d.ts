@@ -11,6 +11,8 @@ export interface NativeDataPlaneOptions {
   addresses?: string[];
   /** Datagrams larger than this are dropped as oversized (default 9216). */
   maxDatagram?: number;
+  /** Prefixes whose TUN packets go to onIntercept instead of a peer (MagicDNS quad-100). */
+  intercept?: string[];
 }
 
 export interface NativePeerOptions {
@@ -44,6 +46,10 @@ export declare class DataPlane {
   onDisco(cb: (srcAddr: string, data: Buffer) => void): void;
   onStun(cb: (srcAddr: string, data: Buffer) => void): void;
   onDerpSend(cb: (dstNodeKey: Buffer, data: Buffer) => void): void;
+  /** Fires when a peer's WireGuard packets start arriving from a new address (not per packet). */
+  onPeerAddr(cb: (nodeKey: Buffer, addr: string) => void): void;
+  onIntercept(cb: (packet: Buffer) => void): void;
+  writeToTun(packet: Uint8Array): void;
   /** Flat camelCase counter names to values (see src/counters.rs). */
   counters(): Record<string, number>;
   peerStats(): NativePeerStats[];

@@ -24,9 +24,10 @@ counters!(
     // IP packets read from / written to the TUN device.
     tun_rx_packets, tun_rx_bytes, tun_tx_packets, tun_tx_bytes,
     // Packets that crossed from native code into JavaScript, by kind.
-    js_disco, js_stun, js_derp_send,
-    // Datagrams JavaScript sent out of the shared socket (disco, STUN).
-    udp_send_from_js,
+    // (peer_addr fires once per change of a peer's source address; intercept = quad-100 etc.)
+    js_disco, js_stun, js_derp_send, js_peer_addr, js_intercept,
+    // Datagrams JavaScript sent out of the shared socket (disco, STUN), and IP packets it wrote to the TUN.
+    udp_send_from_js, tun_from_js,
     // Drops by reason.
     drop_garbage, drop_truncated, drop_oversized, drop_unknown_peer, drop_decrypt,
     drop_replay, drop_no_session, drop_disallowed_source, drop_no_route, drop_no_path,

@@ -39,6 +39,13 @@ pub trait Events: Send + Sync {
     fn disco(&self, src: SocketAddr, data: &[u8]) -> Result<(), bool>;
     fn stun(&self, src: SocketAddr, data: &[u8]) -> Result<(), bool>;
     fn derp_send(&self, dst_key: [u8; 32], data: &[u8]) -> Result<(), bool>;
+    /// A peer's WireGuard traffic now arrives from `addr` (first packet, or a change). This is
+    /// how magicsock learns `address_map[src] = peer` from WireGuard itself (dataplane.md §4.7);
+    /// it fires on changes only, never per packet.
+    fn peer_addr(&self, key: [u8; 32], addr: SocketAddr) -> Result<(), bool>;
+    /// An IP packet from the TUN addressed to an intercepted destination (quad-100 MagicDNS,
+    /// as tailscale net/tstun/wrap.go intercepts it), for the engine to answer.
+    fn intercept(&self, packet: &[u8]) -> Result<(), bool>;
 }
 
 pub struct Config {
@@ -47,6 +54,8 @@ pub struct Config {
     pub listen_port: u16,
     pub private_key: [u8; 32],
     pub addresses: Vec<(IpAddr, u8)>,
+    /// Destinations whose TUN packets go to the host instead of a peer.
+    pub intercept: Vec<Prefix>,
     /// Datagrams larger than this are dropped as oversized.
     pub max_datagram: usize,
 }
@@ -102,6 +111,7 @@ pub struct Engine {
     next_index: AtomicU32,
     closed: AtomicBool,
     max_datagram: usize,
+    intercept: AllowedIps<()>,
     pub counters: Counters,
     events: Arc<dyn Events>,
     pub port: u16,
@@ -149,6 +159,13 @@ impl Engine {
             next_index: AtomicU32::new(seed),
             closed: AtomicBool::new(false),
             max_datagram: cfg.max_datagram,
+            intercept: {
+                let mut t = AllowedIps::default();
+                for p in &cfg.intercept {
+                    t.insert(*p, ());
+                }
+                t
+            },
             counters: Counters::default(),
             events,
             port,
@@ -279,6 +296,16 @@ impl Engine {
         if dst.is_ipv4() { Some(&self.udp4) } else { self.udp6.as_ref() }
     }
 
+    /// Writes an IP packet from the host (e.g. a MagicDNS answer) into the TUN.
+    pub fn write_to_tun(&self, packet: &[u8]) -> io::Result<()> {
+        if Tunn::dst_address(packet).is_none() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not an IPv4/IPv6 packet"));
+        }
+        self.tun.send(packet)?;
+        inc(&self.counters.tun_from_js);
+        Ok(())
+    }
+
     /// A WireGuard packet that arrived over DERP from `src_key`.
     pub fn inject_from_derp(&self, src_key: [u8; 32], data: &[u8]) {
         let c = &self.counters;
@@ -378,7 +405,21 @@ impl Engine {
             } else {
                 inc(&c.direct_rx_packets);
                 add(&c.direct_rx_bytes, data.len() as u64);
-                *lock(&peer.last_rx_addr) = src;
+                let mut last = lock(&peer.last_rx_addr);
+                if *last != src {
+                    *last = src;
+                    drop(last);
+                    if let Some(a) = src {
+                        match self.events.peer_addr(peer.key, a) {
+                            Ok(()) => inc(&c.js_peer_addr),
+                            Err(no_handler) => {
+                                if !no_handler {
+                                    inc(&c.drop_js_queue_full)
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
         match res {
@@ -480,6 +521,13 @@ impl Engine {
             inc(&c.drop_invalid_ip_packet);
             return;
         };
+        if self.intercept.lookup(dst).is_some() {
+            match self.events.intercept(pkt) {
+                Ok(()) => inc(&c.js_intercept),
+                Err(no_handler) => inc(if no_handler { &c.drop_no_handler } else { &c.drop_js_queue_full }),
+            }
+            return;
+        }
         let t = self.table();
         let Some(peer) = t.allowed.lookup(dst).cloned() else {
             // Normal for e.g. router solicitations the kernel sends on a fresh interface.

@@ -26,6 +26,9 @@ const JS_QUEUE: usize = 4096;
 type AddrArgs = FnArgs<(String, Buffer)>;
 type KeyArgs = FnArgs<(Buffer, Buffer)>;
 type AddrCb = ThreadsafeFunction<AddrArgs, (), AddrArgs, Status, false, true, JS_QUEUE>;
+type PeerAddrArgs = FnArgs<(Buffer, String)>;
+type PeerAddrCb = ThreadsafeFunction<PeerAddrArgs, (), PeerAddrArgs, Status, false, true, JS_QUEUE>;
+type PacketCb = ThreadsafeFunction<Buffer, (), Buffer, Status, false, true, JS_QUEUE>;
 type KeyCb = ThreadsafeFunction<KeyArgs, (), KeyArgs, Status, false, true, JS_QUEUE>;
 
 #[derive(Default)]
@@ -33,6 +36,8 @@ struct JsEvents {
     disco: RwLock<Option<AddrCb>>,
     stun: RwLock<Option<AddrCb>>,
     derp: RwLock<Option<KeyCb>>,
+    peer_addr: RwLock<Option<PeerAddrCb>>,
+    intercept: RwLock<Option<PacketCb>>,
 }
 
 fn deliver<T: 'static + JsValuesTupleIntoVec>(
@@ -57,6 +62,12 @@ impl Events for JsEvents {
     fn derp_send(&self, dst_key: [u8; 32], data: &[u8]) -> std::result::Result<(), bool> {
         deliver(&self.derp, || (Buffer::from(dst_key.to_vec()), Buffer::from(data.to_vec())).into())
     }
+    fn peer_addr(&self, key: [u8; 32], addr: SocketAddr) -> std::result::Result<(), bool> {
+        deliver(&self.peer_addr, || (Buffer::from(key.to_vec()), addr.to_string()).into())
+    }
+    fn intercept(&self, packet: &[u8]) -> std::result::Result<(), bool> {
+        deliver(&self.intercept, || Buffer::from(packet.to_vec()))
+    }
 }
 
 #[napi(object)]
@@ -69,6 +80,9 @@ pub struct DataPlaneOptions {
     /// CIDRs to put on the TUN, e.g. ["100.64.0.1/32", "fd7a:115c:a1e0::1/128"].
     pub addresses: Option<Vec<String>>,
     pub max_datagram: Option<u32>,
+    /// Prefixes whose packets from the TUN go to onIntercept instead of a peer
+    /// (e.g. ["100.100.100.100/32", "fd7a:115c:a1e0::53/128"] for MagicDNS).
+    pub intercept: Option<Vec<String>>,
 }
 
 #[napi(object)]
@@ -155,6 +169,10 @@ impl DataPlane {
             if !(1280..=65_535).contains(&max_datagram) {
                 return Err(invalid(format!("maxDatagram {max_datagram} out of range 1280..65535")));
             }
+            let mut intercept = Vec::new();
+            for p in opts.intercept.unwrap_or_default() {
+                intercept.push(allowed_ips::Prefix::parse(&p).map_err(invalid)?);
+            }
             let events = Arc::new(JsEvents::default());
             let cfg = Config {
                 tun_name: opts.tun_name,
@@ -162,6 +180,7 @@ impl DataPlane {
                 listen_port: opts.listen_port as u16,
                 private_key,
                 addresses,
+                intercept,
                 max_datagram,
             };
             let (engine, threads) = Engine::start(cfg, events.clone())
@@ -236,6 +255,28 @@ impl DataPlane {
                 .send_udp(dst, &data)
                 .map_err(|e| Error::new(Status::GenericFailure, format!("send to {dst}: {e}")))
         })
+    }
+
+    /// Writes one IP packet into the TUN (answers from the engine, e.g. MagicDNS).
+    #[napi]
+    pub fn write_to_tun(&self, packet: Buffer) -> Result<()> {
+        guard(|| {
+            let engine = self.engine()?;
+            engine.write_to_tun(&packet).map_err(|e| match e.kind() {
+                std::io::ErrorKind::InvalidInput => invalid(format!("writeToTun: {e}")),
+                _ => Error::new(Status::GenericFailure, format!("writeToTun: {e}")),
+            })
+        })
+    }
+
+    #[napi]
+    pub fn on_peer_addr(&self, cb: PeerAddrCb) {
+        *self.events.peer_addr.write().unwrap_or_else(|e| e.into_inner()) = Some(cb);
+    }
+
+    #[napi]
+    pub fn on_intercept(&self, cb: PacketCb) {
+        *self.events.intercept.write().unwrap_or_else(|e| e.into_inner()) = Some(cb);
     }
 
     #[napi]
@@ -319,6 +360,8 @@ impl DataPlane {
         *self.events.disco.write().unwrap_or_else(|e| e.into_inner()) = None;
         *self.events.stun.write().unwrap_or_else(|e| e.into_inner()) = None;
         *self.events.derp.write().unwrap_or_else(|e| e.into_inner()) = None;
+        *self.events.peer_addr.write().unwrap_or_else(|e| e.into_inner()) = None;
+        *self.events.intercept.write().unwrap_or_else(|e| e.into_inner()) = None;
         drop(engine); // last reference: sockets and TUN fd close here
     }
 }

@@ -18,6 +18,9 @@ export interface DataPlaneOptions {
   addresses?: string[];
   /** Datagrams above this size are dropped as oversized (default 9216). */
   maxDatagram?: number;
+  /** Destinations whose TUN packets go to onIntercept instead of a peer, e.g. quad-100 for
+   * MagicDNS (tailscale net/tstun/wrap.go intercepts 100.100.100.100 the same way). */
+  intercept?: string[];
 }
 
 export interface PeerConfig {
@@ -46,9 +49,11 @@ export interface DataPlaneCounters {
   derp: PathCounters;
   tun: PathCounters;
   /** Packets that crossed from native code into JavaScript, by kind. */
-  toJs: { disco: number; stun: number; derpSend: number; total: number };
+  toJs: { disco: number; stun: number; derpSend: number; peerAddr: number; intercept: number; total: number };
   /** Datagrams the engine sent out of the shared socket (disco, STUN). */
   udpSendFromJs: number;
+  /** IP packets the engine wrote into the TUN. */
+  tunFromJs: number;
   drops: Record<DropReason, number>;
 }
 
@@ -77,6 +82,12 @@ export interface DataPlane {
   onDerpSend(cb: (dst: PublicKey<'node'>, bytes: Uint8Array) => void): void;
   onDisco(cb: (srcAddr: string, bytes: Uint8Array) => void): void;
   onStun(cb: (srcAddr: string, bytes: Uint8Array) => void): void;
+  /** A peer's WireGuard packets now come from `addr` (fires on change only). */
+  onPeerAddr(cb: (peer: PublicKey<'node'>, addr: string) => void): void;
+  /** An IP packet from the TUN to an intercepted destination. */
+  onIntercept(cb: (packet: Uint8Array) => void): void;
+  /** Writes an IP packet into the TUN (e.g. a MagicDNS answer). */
+  writeToTun(packet: Uint8Array): void;
   counters(): DataPlaneCounters;
   peerStats(): PeerStats[];
   close(): void;
@@ -93,11 +104,12 @@ export function groupCounters(raw: Record<string, number>): DataPlaneCounters {
   const drops = Object.fromEntries(
     DropReasons.map((r) => [r, n('drop' + r[0]!.toUpperCase() + r.slice(1))]),
   ) as Record<DropReason, number>;
-  const disco = n('jsDisco'), stun = n('jsStun'), derpSend = n('jsDerpSend');
+  const disco = n('jsDisco'), stun = n('jsStun'), derpSend = n('jsDerpSend'), peerAddr = n('jsPeerAddr'), intercept = n('jsIntercept');
   return {
     direct: path('direct'), derp: path('derp'), tun: path('tun'),
-    toJs: { disco, stun, derpSend, total: disco + stun + derpSend },
+    toJs: { disco, stun, derpSend, peerAddr, intercept, total: disco + stun + derpSend + peerAddr + intercept },
     udpSendFromJs: n('udpSendFromJs'),
+    tunFromJs: n('tunFromJs'),
     drops,
   };
 }

@@ -30,11 +30,14 @@ export class MemoryDataPlane implements DataPlane {
   peers: PeerConfig[] = [];
   readonly sentUdp: { addr: string; bytes: Uint8Array }[] = [];
   readonly injected: { src: PublicKey<'node'>; bytes: Uint8Array }[] = [];
+  readonly tunWrites: Uint8Array[] = [];
   closed = false;
   private raw: Record<string, number> = {};
   private discoCb: ((src: string, b: Uint8Array) => void) | undefined;
   private stunCb: ((src: string, b: Uint8Array) => void) | undefined;
   private derpCb: ((dst: PublicKey<'node'>, b: Uint8Array) => void) | undefined;
+  private peerAddrCb: ((peer: PublicKey<'node'>, addr: string) => void) | undefined;
+  private interceptCb: ((packet: Uint8Array) => void) | undefined;
 
   constructor(readonly port = 41641, tunName = 'memtun0') {
     this.tunName = tunName;
@@ -66,6 +69,33 @@ export class MemoryDataPlane implements DataPlane {
   onDerpSend(cb: (dst: PublicKey<'node'>, bytes: Uint8Array) => void): void { this.derpCb = cb; }
   onDisco(cb: (srcAddr: string, bytes: Uint8Array) => void): void { this.discoCb = cb; }
   onStun(cb: (srcAddr: string, bytes: Uint8Array) => void): void { this.stunCb = cb; }
+
+  onPeerAddr(cb: (peer: PublicKey<'node'>, addr: string) => void): void { this.peerAddrCb = cb; }
+  onIntercept(cb: (packet: Uint8Array) => void): void { this.interceptCb = cb; }
+
+  writeToTun(packet: Uint8Array): void {
+    this.live();
+    const v = packet[0] === undefined ? 0 : packet[0] >> 4;
+    if (!((v === 4 && packet.length >= 20) || (v === 6 && packet.length >= 40))) {
+      throw new MeshtrayError('ERR_BAD_REQUEST', 'writing to the TUN: writeToTun: not an IPv4/IPv6 packet');
+    }
+    this.bump('tunFromJs');
+    this.tunWrites.push(Uint8Array.from(packet));
+  }
+
+  /** WireGuard proved that `peer` now sends from `addr`. */
+  emitPeerAddr(peer: PublicKey<'node'>, addr: string): void {
+    if (!this.peerAddrCb) return;
+    this.bump('jsPeerAddr');
+    this.peerAddrCb(peer, addr);
+  }
+
+  /** The TUN side: a packet to an intercepted destination (e.g. a DNS query to quad-100). */
+  emitIntercept(packet: Uint8Array): void {
+    if (!this.interceptCb) return this.bump('dropNoHandler');
+    this.bump('jsIntercept');
+    this.interceptCb(packet);
+  }
 
   /** The network side: a disco datagram arrives on the shared socket. */
   receiveDisco(src: string, bytes: Uint8Array): void {

@@ -24,6 +24,7 @@ export function openNativeDataPlane(opts: DataPlaneOptions, logger?: Logger): Da
       tunName: opts.tunName, mtu: opts.mtu, listenPort: opts.listenPort, privateKey: opts.privateKey,
       ...(opts.addresses ? { addresses: opts.addresses } : {}),
       ...(opts.maxDatagram !== undefined ? { maxDatagram: opts.maxDatagram } : {}),
+      ...(opts.intercept ? { intercept: opts.intercept } : {}),
     });
   } catch (e) {
     throw wrapError('opening the data plane', e);
@@ -67,6 +68,18 @@ class NativeDataPlane implements DataPlane {
 
   onStun(cb: (srcAddr: string, bytes: Uint8Array) => void): void {
     this.h.onStun((src, data) => this.safely('onStun', () => cb(src, data)));
+  }
+
+  onPeerAddr(cb: (peer: PublicKey<'node'>, addr: string) => void): void {
+    this.h.onPeerAddr((key, addr) => this.safely('onPeerAddr', () => cb(PublicKey.fromRaw('node', key), addr)));
+  }
+
+  onIntercept(cb: (packet: Uint8Array) => void): void {
+    this.h.onIntercept((packet) => this.safely('onIntercept', () => cb(packet)));
+  }
+
+  writeToTun(packet: Uint8Array): void {
+    try { this.h.writeToTun(packet); } catch (e) { throw wrapError('writing to the TUN', e); }
   }
 
   counters(): DataPlaneCounters {

@@ -13,7 +13,7 @@ export const ADDON_FILE = 'meshtray-native.node';
 export interface NativeDataPlaneCtor {
   new (opts: {
     tunName: string; mtu: number; listenPort: number; privateKey: Uint8Array;
-    addresses?: string[]; maxDatagram?: number;
+    addresses?: string[]; maxDatagram?: number; intercept?: string[];
   }): NativeDataPlaneHandle;
 }
 
@@ -26,6 +26,9 @@ export interface NativeDataPlaneHandle {
   onDisco(cb: (src: string, data: Buffer) => void): void;
   onStun(cb: (src: string, data: Buffer) => void): void;
   onDerpSend(cb: (dst: Buffer, data: Buffer) => void): void;
+  onPeerAddr(cb: (key: Buffer, addr: string) => void): void;
+  onIntercept(cb: (packet: Buffer) => void): void;
+  writeToTun(packet: Uint8Array): void;
   counters(): Record<string, number>;
   peerStats(): { publicKey: Buffer; endpoint: string | null; useDerp: boolean; lastHandshakeMs: number | null; txBytes: number; rxBytes: number; lastRxAddr: string | null }[];
   close(): void;

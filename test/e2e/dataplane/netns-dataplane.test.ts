@@ -59,7 +59,7 @@ describe('native data plane in two network namespaces', { skip: !check.ok, timeo
     net = makeNsPair('t');
     A = await Worker.start(net.a);
     B = await Worker.start(net.b);
-    const ra = await A.call<{ port: number; tunName: string }>('open', { tunName: 'mt0', mtu: 1280, listenPort: 41641, privateKey: b64(kA.priv), addresses: [`${TUN_A}/24`, `${TUN6_A}/64`] });
+    const ra = await A.call<{ port: number; tunName: string }>('open', { tunName: 'mt0', mtu: 1280, listenPort: 41641, privateKey: b64(kA.priv), addresses: [`${TUN_A}/24`, `${TUN6_A}/64`], intercept: ['100.100.100.100/32'] });
     const rb = await B.call<{ port: number; tunName: string }>('open', { tunName: 'mt0', mtu: 1280, listenPort: 0, privateKey: b64(kB.priv), addresses: [`${TUN_B}/24`, `${TUN6_B}/64`] });
     portA = ra.port;
     portB = rb.port;
@@ -123,8 +123,13 @@ describe('native data plane in two network namespaces', { skip: !check.ok, timeo
     const sent = afterA.direct.txPackets - before.a.direct.txPackets;
     assert.ok(sent > 10_000, `expected many direct WireGuard packets, saw ${sent}`);
     assert.ok(afterB.direct.rxPackets - before.b.direct.rxPackets > 10_000);
-    assert.equal(afterA.toJs.total - before.a.toJs.total, 0, 'no direct-path packet may cross into JS on A');
-    assert.equal(afterB.toJs.total - before.b.toJs.total, 0, 'no direct-path packet may cross into JS on B');
+    // Only the one-off "peer B now sends from ip:port" note may cross (at most once per side).
+    for (const [side, b0, b1] of [['A', before.a, afterA], ['B', before.b, afterB]] as const) {
+      assert.equal(b1.toJs.disco + b1.toJs.stun + b1.toJs.derpSend - (b0.toJs.disco + b0.toJs.stun + b0.toJs.derpSend), 0, `no direct-path packet may cross into JS on ${side}`);
+      assert.ok(b1.toJs.peerAddr - b0.toJs.peerAddr <= 1, `peerAddr fires on change only (${side})`);
+    }
+    const pa = await A.waitEvent((e) => e.event === 'peerAddr', 1000);
+    assert.deepEqual({ peer: pa.peer, addr: pa.addr }, { peer: b64(kB.pub), addr: `${net.ipB}:${portB}` });
     assert.equal(afterA.derp.txPackets, 0, 'nothing goes via DERP for a peer with only a direct endpoint');
 
     const stats = await A.call<(Omit<PeerStats, 'publicKey'> & { publicKey: string })[]>('peerStats');
@@ -142,6 +147,18 @@ describe('native data plane in two network namespaces', { skip: !check.ok, timeo
     assert.equal(stats[0]!.endpoint, `[${net.ip6B}]:${portB}`);
     assert.equal(stats[0]!.lastRxAddr, `[${net.ip6B}]:${portB}`, 'replies came over the IPv6 socket on the same port');
     await directPeers();
+  });
+
+  it('hands packets for intercepted destinations (quad-100) to JS and writes JS answers into the TUN', async () => {
+    sh(['ip', 'route', 'add', '100.100.100.100/32', 'dev', 'mt0'], { ns: net.a });
+    const before = await counters(A);
+    const p = await shAsync(['ping', '-c', '3', '-i', '0.2', '-W', '3', '100.100.100.100'], net.a);
+    assert.equal(p.code, 0, `the JS responder behind onIntercept/writeToTun did not answer:\n${p.stdout}`);
+    const after = await counters(A);
+    assert.equal(after.toJs.intercept - before.toJs.intercept, 3);
+    assert.equal(after.tunFromJs - before.tunFromJs, 3);
+    assert.equal(after.direct.txPackets - before.direct.txPackets, 0, 'intercepted packets never go to a peer');
+    await assert.rejects(A.call('writeToTun', { bytes: b64(Buffer.from('not an IP packet')) }), (e: Error & { code?: string }) => e.code === 'ERR_BAD_REQUEST');
   });
 
   it('hands disco and STUN datagrams on the shared port up to JS, with their source address', async () => {

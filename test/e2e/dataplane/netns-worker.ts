@@ -20,10 +20,19 @@ async function handle(m: Msg): Promise<unknown> {
       dp = openNativeDataPlane({
         tunName: String(m.tunName), mtu: Number(m.mtu), listenPort: Number(m.listenPort),
         privateKey: unb64(m.privateKey), addresses: m.addresses as string[],
+        ...(m.intercept ? { intercept: m.intercept as string[] } : {}),
       });
       dp.onDisco((src, bytes) => send({ event: 'disco', src, bytes: b64(bytes) }));
       dp.onStun((src, bytes) => send({ event: 'stun', src, bytes: b64(bytes) }));
       dp.onDerpSend((dst, bytes) => send({ event: 'derp', dst: b64(dst.raw), bytes: b64(bytes) }));
+      dp.onPeerAddr((peer, addr) => send({ event: 'peerAddr', peer: b64(peer.raw), addr }));
+      dp.onIntercept((packet) => {
+        send({ event: 'intercept', bytes: b64(packet) });
+        // Answer ICMP echo requests to the intercepted address, as a quad-100 responder would
+        // answer DNS: proves the writeToTun direction end to end.
+        const reply = icmpEchoReply(packet);
+        if (reply) dp!.writeToTun(reply);
+      });
       return { port: dp.port, tunName: dp.tunName };
     }
     case 'setPeers':
@@ -36,6 +45,9 @@ async function handle(m: Msg): Promise<unknown> {
       return null;
     case 'sendUdp':
       dp!.sendUdp(String(m.addr), unb64(m.bytes));
+      return null;
+    case 'writeToTun':
+      dp!.writeToTun(unb64(m.bytes));
       return null;
     case 'counters':
       return dp!.counters();
@@ -58,6 +70,30 @@ async function handle(m: Msg): Promise<unknown> {
     default:
       throw new Error(`unknown op ${m.op}`);
   }
+}
+
+/** IPv4 ICMP echo request -> echo reply (swap addresses, type 0, fix checksums). */
+function icmpEchoReply(p: Uint8Array): Uint8Array | undefined {
+  const b = Buffer.from(p);
+  if (b.length < 28 || b[0]! >> 4 !== 4 || b[9] !== 1) return undefined;
+  const ihl = (b[0]! & 0x0f) * 4;
+  if (b[ihl] !== 8) return undefined;
+  const src = b.subarray(12, 16).toString('hex');
+  b.set(b.subarray(16, 20), 12);
+  b.set(Buffer.from(src, 'hex'), 16);
+  b[ihl] = 0;
+  b.writeUInt16BE(0, ihl + 2);
+  b.writeUInt16BE(checksum(b.subarray(ihl)), ihl + 2);
+  b.writeUInt16BE(0, 10);
+  b.writeUInt16BE(checksum(b.subarray(0, ihl)), 10);
+  return b;
+}
+
+function checksum(b: Uint8Array): number {
+  let s = 0;
+  for (let i = 0; i < b.length; i += 2) s += (b[i]! << 8) + (b[i + 1] ?? 0);
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  return ~s & 0xffff;
 }
 
 function splitHostPort(a: string): [string, number] {

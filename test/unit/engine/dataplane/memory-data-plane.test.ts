@@ -30,11 +30,12 @@ describe('MemoryDataPlane (engine test double)', () => {
     const c = dp.counters();
     assert.deepEqual(disco, ['1.2.3.4:5']);
     assert.deepEqual(derp, [key(2).toString()]);
-    assert.deepEqual(c.toJs, { disco: 1, stun: 0, derpSend: 1, total: 2 });
+    assert.deepEqual(c.toJs, { disco: 1, stun: 0, derpSend: 1, peerAddr: 0, intercept: 0, total: 2 });
     assert.equal(c.derp.txBytes, 100);
     assert.equal(c.drops.noHandler, 1);
     assert.equal(c.drops.noPath, 1);
     assert.equal(c.drops.unknownPeer, 1);
+    assert.throws(() => dp.writeToTun(new Uint8Array([0x45, 0])), /not an IPv4\/IPv6 packet/);
     dp.close();
     assert.throws(() => dp.sendUdp('1.2.3.4:5', new Uint8Array(1)), /closed/);
   });
