@@ -45,6 +45,8 @@ export interface ControlClientOptions {
   pingIntervalMs?: number;
   /** Seam for tests (and later proxies): supplies the byte stream instead of a TCP/TLS socket. */
   createSocket?: SocketFactory;
+  /** PEM certificates trusted in addition to the system roots for the https GET /key (Tailscale's ExtraRootCAs). */
+  extraRootCAs?: string[];
 }
 
 /** Counters for status/diagnostics. */
@@ -96,7 +98,7 @@ export class ControlClient {
     if (this.cachedKey) return Promise.resolve(this.cachedKey);
     if (!this.keyFetch) {
       const dl = deadline(this.opts.clock, this.opts.dialTimeoutMs ?? 10_000, 'control /key fetch');
-      this.keyFetch = fetchServerKey({ base: this.serverURL, capVer: this.capVer, signal: dl.signal, createSocket: this.opts.createSocket })
+      this.keyFetch = fetchServerKey({ base: this.serverURL, capVer: this.capVer, signal: dl.signal, createSocket: this.opts.createSocket, extraRootCAs: this.opts.extraRootCAs })
         .then((k) => {
           this.cachedKey = k;
           this.log.info('control server key', { server: this.host, serverKey: k.short() });

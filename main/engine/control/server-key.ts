@@ -4,6 +4,7 @@
 // A zero publicKey means the server does not speak ts2021. At most 64 KiB is read.
 import * as http from 'node:http';
 import * as https from 'node:https';
+import * as tls from 'node:tls';
 import { PublicKey } from '../keys/keys.js';
 import { MeshtrayError } from '../../../common/errors/errors.js';
 import { OverTLSPublicKeyResponseSchema } from './messages.js';
@@ -19,6 +20,8 @@ export interface FetchServerKeyOptions {
   capVer: number;
   signal: AbortSignal;
   createSocket?: SocketFactory | undefined;
+  /** PEM roots trusted besides the system ones (for a private CA in front of Headscale). */
+  extraRootCAs?: string[] | undefined;
 }
 
 export function parseServerKeyBody(body: string): PublicKey<'machine'> {
@@ -65,7 +68,9 @@ export function fetchServerKey(opts: FetchServerKeyOptions): Promise<PublicKey<'
       ...(opts.createSocket ? { createConnection: () => opts.createSocket!(target) } : { agent: false }),
     };
     // Unlike the /ts2021 hop, this request verifies TLS normally (as Tailscale does).
-    const req = target.tls ? https.request(reqOpts) : http.request(reqOpts);
+    const req = target.tls
+      ? https.request({ ...reqOpts, ...(opts.extraRootCAs?.length ? { ca: [...tls.rootCertificates, ...opts.extraRootCAs] } : {}) })
+      : http.request(reqOpts);
     opts.signal.addEventListener('abort', onAbort, { once: true });
     req.on('error', (e) => settle(new MeshtrayError('ERR_CONTROL_UNREACHABLE', `control server ${url.host} unreachable: ${e.message}`, undefined, { cause: e })));
     req.on('response', (res) => {

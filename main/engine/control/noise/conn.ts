@@ -83,8 +83,9 @@ export class NoiseConn extends Duplex {
   };
 
   private readonly onClose = (): void => {
+    // After a clean end the readable side drains first (autoDestroy follows); destroying now could
+    // drop plaintext the HTTP/2 layer has not read yet.
     if (!this.destroyed && !this.socketEnded) this.destroy(new MeshtrayError('ERR_CONTROL_UNREACHABLE', 'control connection closed'));
-    else if (!this.destroyed) this.destroy();
   };
 
   private fail(e: unknown): void {
