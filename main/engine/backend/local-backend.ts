@@ -75,6 +75,8 @@ export class LocalBackend implements LocalApiBackend {
   private authURL = '';
   private loggedIn = false;
   private netmapLive = false;
+  /** A map stream is delivering right now (false while reconnecting; the last good netmap stays). */
+  private inMapPoll = false;
   private readonly netmap: NetMap;
   private hasNetmap = false;
   private control: { url: string; client: ControlClientPort } | undefined;
@@ -273,7 +275,9 @@ export class LocalBackend implements LocalApiBackend {
       netmap: this.hasNetmap ? this.netmap : undefined,
       health: [...this.health],
       tun: this.opts.tun ?? false,
+      inMapPoll: this.inMapPoll,
       now: this.controlNow(),
+      exitNodeID: this.prefs.ExitNodeID,
     });
   }
 
@@ -546,6 +550,7 @@ export class LocalBackend implements LocalApiBackend {
           failures = 0;
           this.hasNetmap = true;
           this.netmapLive = true;
+          this.inMapPoll = true;
           this.setHealth('not connected to the control server', false);
           this.log.info('map: netmap received', { peers: this.netmap.peerCount, self: this.netmap.self?.Name ?? '' });
           this.setState(this.nextState());
@@ -568,6 +573,10 @@ export class LocalBackend implements LocalApiBackend {
       } finally {
         watchdog?.cancel();
         sig.removeEventListener('abort', onSessionAbort);
+        if (this.inMapPoll) {
+          this.inMapPoll = false;
+          this.bus.statusChanged();
+        }
       }
       if (sig.aborted) return 'stopped';
       if (relogin) {

@@ -181,6 +181,8 @@ test('a map message that fails validation keeps the last good netmap and redials
   const during = await b.status();
   assert.deepEqual(Object.keys(during.Peer ?? {}).sort(), Object.keys(good.Peer ?? {}).sort(), 'last good netmap still served');
   assert.equal(b.backendState, 'Running');
+  assert.equal(good.Self?.Online, true);
+  assert.equal(during.Self?.Online, false, 'Self.Online shows the map poll is down');
   await clock.advance(20);
   assert.equal(control.streams.length, 2, 'redialed after backoff');
   // A first message without Node is a protocol error too.
@@ -194,6 +196,7 @@ test('a map message that fails validation keeps the last good netmap and redials
   control.lastStream!.send(fullMap(node({ id: 1, name: 'box', key }), [node({ id: 2, name: 'peer2' })]));
   await clock.advance(300);
   assert.deepEqual(Object.values((await b.status()).Peer ?? {}).map((p) => p.HostName), ['peer2']);
+  assert.equal((await b.status()).Self?.Online, true);
   await b.shutdown();
 });
 
