@@ -1,6 +1,14 @@
 // Account: who is logged in, to which server, key expiry with one-click re-auth, log out, updates.
 import { useAction, useUi } from '../../context.js';
 
+const UPDATE_TEXT: Record<string, string> = {
+  idle: 'Not checked for updates yet.',
+  checking: 'Checking for updates…',
+  'up-to-date': 'Meshtray is up to date.',
+  downloading: 'Downloading an update in the background…',
+  installing: 'Restarting to install the update…',
+};
+
 export function AccountScreen() {
   const status = useUi((s) => s.engine.status);
   const prefs = useUi((s) => s.engine.prefs);
@@ -39,7 +47,7 @@ export function AccountScreen() {
       </div>
       <h3>Updates</h3>
       <p data-testid="update-state">
-        {update ? `Version ${update.currentVersion}. ${update.message ?? update.phase}` : 'Update status unknown.'}
+        {update ? `Version ${update.currentVersion}. ${update.message ?? UPDATE_TEXT[update.phase] ?? update.phase}` : 'Update status unknown.'}
       </p>
       <div className="row">
         <button type="button" onClick={() => void act((c) => c.app('checkForUpdates', {}))}>

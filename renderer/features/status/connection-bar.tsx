@@ -10,9 +10,12 @@ const LABEL: Record<string, string> = {
   NoState: 'Starting the engine…',
 };
 
+// Selectors must return stable values (a fresh [] each time would re-render forever).
+const NO_IPS: readonly string[] = [];
+
 export function ConnectionBar() {
   const state = useUi((s) => s.engine.state);
-  const ips = useUi((s) => s.engine.status?.TailscaleIPs ?? []);
+  const ips = useUi((s) => s.engine.status?.TailscaleIPs) ?? NO_IPS;
   const exitID = useUi((s) => s.engine.prefs?.ExitNodeID ?? '');
   const act = useAction();
   const on = state === 'Running' || state === 'Starting';

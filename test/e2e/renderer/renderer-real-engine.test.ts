@@ -1,0 +1,169 @@
+// The renderer in Chromium against the real engine: meshtrayd (LocalAPI on a temp socket) joined
+// to a real Headscale on loopback, with real tailscaled peers (userspace mode). The page gets
+// window.meshtray from the preload's own bridge builder; calls go through the same IpcRouter and
+// AppController as in Electron. State flows engine -> Notify -> store -> UI; we assert what the
+// user sees and what the engine reports (its LocalAPI), and save a screenshot of every state.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
+import type { Page } from 'playwright-core';
+import { launchChromium, type LaunchedBrowser } from './browser.js';
+import { RendererBridge } from './bridge-server.js';
+import { RealEngine, waitFor } from './real-engine.js';
+import { BrowserOpener, shot, skipUnlessRendererE2E, TestLogger } from './support.js';
+import { checkAccessibility } from './a11y.js';
+import { LAN_HELP } from '../../../renderer/features/exit-node/exit-node-picker.js';
+
+async function expectA11y(page: Page, screen: string): Promise<void> {
+  const r = await checkAccessibility(page);
+  assert.deepEqual(r.unnamed, [], `${screen}: controls without an accessible name`);
+  assert.deepEqual(r.unreachable, [], `${screen}: controls Tab never reaches`);
+  assert.ok(r.controls > 0, `${screen}: no controls found`);
+}
+
+/** A loopback port with nothing listening (bound once, then closed). */
+async function closedPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+const connState = (page: Page) => page.getByTestId('connection-state').innerText();
+
+test('sign in, see tailscaled peers, pick an exit node, toggle LAN/subnets/MagicDNS, disconnect, log out', { timeout: 240_000 }, async (t) => {
+  if (skipUnlessRendererE2E(t)) return;
+  let engine: RealEngine | undefined;
+  let chromium: LaunchedBrowser | undefined;
+  let bridge: RendererBridge | undefined;
+  const log = new TestLogger();
+  let page: Page | undefined;
+  const consoleLines: string[] = [];
+  try {
+    engine = await RealEngine.start();
+    const e = engine;
+    await e.addPeer('exit1', { exitNode: true });
+    await e.addPeer('peer2');
+    chromium = await launchChromium();
+    const opener = new BrowserOpener(() => chromium?.browser);
+    bridge = new RendererBridge({ engine: e.client, opener, log });
+    await bridge.start();
+    page = await chromium.browser.newPage({ viewport: { width: 520, height: 760 } });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
+    await page.goto(bridge.url);
+
+    // 1. Sign-in screen, the login server in plain view.
+    await page.getByRole('heading', { name: 'Sign in to your tailnet' }).waitFor();
+    assert.equal(await connState(page), 'Logged out');
+    assert.equal(await page.getByLabel('Login server').inputValue(), 'https://controlplane.tailscale.com');
+    await shot(page, '01-sign-in');
+    await expectA11y(page, 'sign-in');
+
+    // 2. An unreachable server: said plainly, nothing changes in the engine, no browser.
+    const closed = await closedPort();
+    await page.getByLabel('Login server').fill(`http://127.0.0.1:${closed}`);
+    await page.getByRole('button', { name: 'Check server' }).click();
+    await page.getByTestId('server-check').getByText('connection refused').waitFor();
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByTestId('error-banner').getByText(`Cannot reach http://127.0.0.1:${closed}: connection refused`).waitFor();
+    await shot(page, '02-server-unreachable');
+    assert.equal((await e.client.call('getPrefs', {})).ControlURL, '', 'engine prefs untouched');
+    assert.deepEqual(opener.opened, []);
+
+    // 3. The real Headscale: reachable, then log in; the AuthURL opens in the "system browser".
+    await page.getByLabel('Login server').fill(e.hs.serverURL);
+    await page.getByRole('button', { name: 'Check server' }).click();
+    await page.getByTestId('server-check').getByText('is a reachable control server').waitFor();
+    await page.getByRole('button', { name: 'Log in' }).click();
+    const authURL = await waitFor('AuthURL opened', () => opener.opened[0], 30_000);
+    assert.match(authURL, new RegExp(`^${e.hs.serverURL}/register/`));
+    await page.getByTestId('login-progress').getByText('Waiting for you to finish signing in').waitFor();
+    await shot(page, '03-login-waiting-for-browser');
+    const hsPage = opener.pages[0];
+    if (hsPage) await shot(hsPage, '03b-headscale-register-page');
+    await e.approveAuthURL(authURL);
+
+    // 4. Connected: the tailscaled peers appear.
+    await waitFor('Connected in the UI', async () => ((await connState(page)) === 'Connected' ? true : undefined), 45_000);
+    await page.locator('[data-peer-name="exit1"]').waitFor();
+    await page.locator('[data-peer-name="peer2"]').waitFor();
+    assert.equal(await page.getByTestId('peer-count').innerText(), '2 of 2 devices');
+    const st = await e.client.call('status', {});
+    const exit1 = Object.values(st.Peer ?? {}).find((p) => p.HostName === 'exit1');
+    assert.ok(exit1, 'engine knows exit1');
+    assert.ok(await page.getByRole('button', { name: `Copy ${exit1.TailscaleIPs[0]} (exit1)` }).isVisible());
+    await page.getByPlaceholder('Search by name, address or OS').fill('peer2');
+    assert.equal(await page.getByTestId('peer-count').innerText(), '1 of 2 devices');
+    await page.getByPlaceholder('Search by name, address or OS').fill('');
+    await shot(page, '04-peers');
+    await expectA11y(page, 'peers');
+
+    // 5. Exit node: pick exit1; the engine's prefs change, then the UI follows.
+    await page.getByRole('button', { name: 'Exit node' }).click();
+    assert.ok(await page.getByText(LAN_HELP).isVisible());
+    // Controls are controlled by the engine's state: a click asks, the box follows the engine's Notify
+    // (so Playwright's check(), which expects an immediate change, is not used).
+    await page.getByRole('radio', { name: /^exit1/ }).click();
+    await waitFor('engine ExitNodeID', async () => ((await e.client.call('getPrefs', {})).ExitNodeID === exit1.ID ? true : undefined));
+    await waitFor('UI shows the exit node', async () => ((await connState(page)).includes('using an exit node') ? true : undefined));
+    assert.equal(await page.getByRole('radio', { name: /^exit1/ }).isChecked(), true);
+    await page.getByLabel('Allow LAN access').click();
+    await waitFor('engine ExitNodeAllowLANAccess', async () => ((await e.client.call('getPrefs', {})).ExitNodeAllowLANAccess ? true : undefined));
+    await waitFor('LAN box checked', async () => ((await page.getByLabel('Allow LAN access').isChecked()) ? true : undefined));
+    await shot(page, '05-exit-node');
+    await expectA11y(page, 'exit-node');
+
+    // 6. Settings: Use subnets on, MagicDNS off; each reaches the engine.
+    await page.getByRole('button', { name: 'Settings' }).click();
+    const before = await e.client.call('getPrefs', {});
+    assert.equal(await page.getByLabel('Use subnets').isChecked(), before.RouteAll);
+    assert.equal(await page.getByLabel('Use MagicDNS').isChecked(), before.CorpDNS);
+    await page.getByLabel('Use subnets').click();
+    await waitFor('engine RouteAll', async () => ((await e.client.call('getPrefs', {})).RouteAll === !before.RouteAll ? true : undefined));
+    await waitFor('subnets box follows', async () => ((await page.getByLabel('Use subnets').isChecked()) === !before.RouteAll ? true : undefined));
+    await page.getByLabel('Use MagicDNS').click();
+    await waitFor('engine CorpDNS', async () => ((await e.client.call('getPrefs', {})).CorpDNS === !before.CorpDNS ? true : undefined));
+    await waitFor('MagicDNS box follows', async () => ((await page.getByLabel('Use MagicDNS').isChecked()) === !before.CorpDNS ? true : undefined));
+    await shot(page, '06-settings');
+    await expectA11y(page, 'settings');
+    // One-way flow: a change made elsewhere (the CLI's LocalAPI) shows up in the window.
+    await e.client.call('editPrefs', { RouteAll: before.RouteAll });
+    await waitFor('UI follows the engine', async () => ((await page.getByLabel('Use subnets').isChecked()) === before.RouteAll ? true : undefined));
+
+    // 7. Account.
+    await page.getByRole('button', { name: 'Account' }).click();
+    await page.getByTestId('account-login').getByText('alice').waitFor();
+    assert.match(await page.getByText(e.hs.serverURL).innerText(), new RegExp(e.hs.serverURL));
+    await shot(page, '07-account');
+    await expectA11y(page, 'account');
+
+    // 8. Disconnect and connect again.
+    await page.getByRole('button', { name: 'Disconnect' }).click();
+    await waitFor('engine Stopped', async () => ((await e.client.call('status', {})).BackendState === 'Stopped' ? true : undefined));
+    await waitFor('UI Disconnected', async () => ((await connState(page)) === 'Disconnected' ? true : undefined));
+    await shot(page, '08-disconnected');
+    await page.getByRole('button', { name: 'Connect' }).click();
+    await waitFor('UI Connected again', async () => ((await connState(page)).startsWith('Connected') ? true : undefined), 45_000);
+
+    // 9. Log out: back to sign-in.
+    await page.getByRole('button', { name: 'Account' }).click();
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByRole('heading', { name: 'Sign in to your tailnet' }).waitFor({ timeout: 30_000 });
+    assert.equal((await e.client.call('status', {})).BackendState, 'NeedsLogin');
+    await shot(page, '09-logged-out');
+    assert.deepEqual(pageErrors, []);
+    assert.equal(bridge.router.stats.refusedSender, 0);
+  } catch (err) {
+    if (page) await shot(page, 'FAILED-real-engine').catch(() => undefined);
+    process.stderr.write(`--- page console ---\n${consoleLines.slice(-20).join('\n')}\n`);
+    process.stderr.write(`--- bridge log ---\n${log.lines.slice(-40).join('\n')}\n--- meshtrayd log ---\n${engine?.daemonLog() ?? ''}\n`);
+    throw err;
+  } finally {
+    await bridge?.stop();
+    await chromium?.close();
+    await engine?.stop();
+  }
+});
