@@ -12,6 +12,7 @@ use crate::counters::{add, inc, Counters};
 use crate::tun::{self, TunConfig, TunDevice};
 use boringtun::noise::errors::WireGuardError;
 use boringtun::noise::handshake::parse_handshake_anon;
+use boringtun::noise::rate_limiter::RateLimiter;
 use boringtun::noise::{Packet, Tunn, TunnResult};
 use boringtun::x25519::{PublicKey, StaticSecret};
 use std::collections::HashMap;
@@ -30,6 +31,8 @@ const RECV_BUF: usize = 65_536;
 const WORK_BUF: usize = 65_536 + 256;
 const POLL: Duration = Duration::from_millis(200);
 const TIMER_TICK: Duration = Duration::from_millis(100);
+/// Handshake initiations per second before we demand cookies (boringtun device/mod.rs uses 100).
+const HANDSHAKE_RATE_LIMIT: u64 = 100;
 /// magicsock raises socket buffers to 7 MiB where allowed (dataplane.md §4.6).
 const SOCKET_BUFFER: usize = 7 << 20;
 
@@ -112,6 +115,9 @@ pub struct Engine {
     closed: AtomicBool,
     max_datagram: usize,
     intercept: AllowedIps<()>,
+    /// Checks mac1 (and, under load, mac2/cookies) of initiations before the costly X25519 that
+    /// finds the initiator, as boringtun's own device does with one limiter for all peers.
+    rate_limiter: RateLimiter,
     pub counters: Counters,
     events: Arc<dyn Events>,
     pub port: u16,
@@ -166,6 +172,7 @@ impl Engine {
                 }
                 t
             },
+            rate_limiter: RateLimiter::new(&static_public, HANDSHAKE_RATE_LIMIT),
             counters: Counters::default(),
             events,
             port,
@@ -324,9 +331,15 @@ impl Engine {
             inc(&c.drop_unknown_peer);
             return;
         };
+        thread_local! {
+            // DERP packets are injected on the JS thread: reuse one buffer instead of 64 KiB per call.
+            static WORK: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; WORK_BUF]);
+        }
         self.guarded(|| {
-            let mut buf = vec![0u8; WORK_BUF];
-            self.decapsulate(&t, &peer, None, data, &mut buf, true);
+            WORK.with(|w| {
+                let mut buf = w.borrow_mut();
+                self.decapsulate(&t, &peer, None, data, &mut buf, true);
+            })
         });
     }
 
@@ -371,7 +384,7 @@ impl Engine {
             Kind::WireGuard(kind) => {
                 let t = self.table();
                 let peer = match kind {
-                    WgKind::HandshakeInit => self.initiator(&t, data),
+                    WgKind::HandshakeInit => self.initiator(&t, src, data),
                     _ => classify::receiver_index(kind, data).and_then(|i| t.by_index.get(&(i >> 8)).cloned()),
                 };
                 match peer {
@@ -387,8 +400,20 @@ impl Engine {
 
     /// A handshake initiation names no session of ours: decrypt the initiator's static key with our
     /// private key to find the peer (boringtun `parse_handshake_anon`; dataplane.md §4.7).
-    fn initiator(&self, t: &PeerTable, data: &[u8]) -> Option<Arc<Peer>> {
-        let Ok(Packet::HandshakeInit(init)) = Tunn::parse_incoming_packet(data) else { return None };
+    fn initiator(&self, t: &PeerTable, src: SocketAddr, data: &[u8]) -> Option<Arc<Peer>> {
+        let mut cookie = [0u8; 64];
+        let init = match self.rate_limiter.verify_packet(Some(src.ip()), data, &mut cookie) {
+            Ok(Packet::HandshakeInit(init)) => init,
+            // Under load and without a valid mac2: answer with a cookie reply, do no DH.
+            Err(TunnResult::WriteToNetwork(reply)) => {
+                if let Some(sock) = self.socket_for(src) {
+                    let _ = sock.send_to(reply, src);
+                }
+                return None;
+            }
+            // Bad mac1: not sealed for our key.
+            _ => return None,
+        };
         let half = parse_handshake_anon(&self.static_private, &self.static_public, &init).ok()?;
         t.by_key.get(&half.peer_static_public).cloned()
     }
@@ -545,8 +570,13 @@ impl Engine {
     fn timer_loop(self: Arc<Self>) {
         let mut work = vec![0u8; WORK_BUF];
         let mut next = Instant::now();
+        let mut last_reset = Instant::now();
         while !self.is_closed() {
             next += TIMER_TICK;
+            if last_reset.elapsed() >= Duration::from_secs(1) {
+                self.rate_limiter.reset_count();
+                last_reset = Instant::now();
+            }
             let t = self.table();
             for peer in t.by_key.values() {
                 self.guarded(|| {
