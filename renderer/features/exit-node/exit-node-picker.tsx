@@ -4,8 +4,8 @@ import { useId, useMemo, useState } from 'react';
 import { useAction, useUi } from '../../context.js';
 import { filterRows, peerRows } from '../../store/selectors.js';
 import { PrefToggle } from '../settings/pref-toggle.js';
+import { LAN_HELP } from './lan-help.js';
 
-export const LAN_HELP = "Keeps YOUR local network reachable while using an exit node; it does not give access to the exit node's LAN.";
 
 export function ExitNodePicker() {
   const status = useUi((s) => s.engine.status);

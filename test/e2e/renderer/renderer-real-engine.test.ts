@@ -12,7 +12,7 @@ import { RendererBridge } from './bridge-server.js';
 import { RealEngine, waitFor } from './real-engine.js';
 import { BrowserOpener, shot, skipUnlessRendererE2E, TestLogger } from './support.js';
 import { checkAccessibility } from './a11y.js';
-import { LAN_HELP } from '../../../renderer/features/exit-node/exit-node-picker.js';
+import { LAN_HELP } from '../../../renderer/features/exit-node/lan-help.js';
 
 async function expectA11y(page: Page, screen: string): Promise<void> {
   const r = await checkAccessibility(page);
@@ -38,7 +38,7 @@ test('sign in, see tailscaled peers, pick an exit node, toggle LAN/subnets/Magic
   let chromium: LaunchedBrowser | undefined;
   let bridge: RendererBridge | undefined;
   const log = new TestLogger();
-  let page: Page | undefined;
+  let failPage: Page | undefined;
   const consoleLines: string[] = [];
   try {
     engine = await RealEngine.start();
@@ -49,7 +49,8 @@ test('sign in, see tailscaled peers, pick an exit node, toggle LAN/subnets/Magic
     const opener = new BrowserOpener(() => chromium?.browser);
     bridge = new RendererBridge({ engine: e.client, opener, log });
     await bridge.start();
-    page = await chromium.browser.newPage({ viewport: { width: 520, height: 760 } });
+    const page = await chromium.browser.newPage({ viewport: { width: 520, height: 760 } });
+    failPage = page;
     const pageErrors: string[] = [];
     page.on('pageerror', (err) => pageErrors.push(err.message));
     page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
@@ -157,7 +158,7 @@ test('sign in, see tailscaled peers, pick an exit node, toggle LAN/subnets/Magic
     assert.deepEqual(pageErrors, []);
     assert.equal(bridge.router.stats.refusedSender, 0);
   } catch (err) {
-    if (page) await shot(page, 'FAILED-real-engine').catch(() => undefined);
+    if (failPage) await shot(failPage, 'FAILED-real-engine').catch(() => undefined);
     process.stderr.write(`--- page console ---\n${consoleLines.slice(-20).join('\n')}\n`);
     process.stderr.write(`--- bridge log ---\n${log.lines.slice(-40).join('\n')}\n--- meshtrayd log ---\n${engine?.daemonLog() ?? ''}\n`);
     throw err;
