@@ -24,7 +24,7 @@ import { EarlyPayloadSniffer } from './early-payload.js';
 import { HandshakeRejected, upgrade, type SocketFactory } from './upgrade.js';
 import { ControlSession, cancelStream, type ResponseHead } from './http2-session.js';
 import { MapFrameDecoder } from './map-frames.js';
-import { fetchServerKey } from './server-key.js';
+import { fetchServerKey, plainHead } from './server-key.js';
 import { abortReason, deadline, raceAbort } from './deadline.js';
 
 export interface ControlClientOptions {
@@ -80,6 +80,7 @@ export class ControlClient {
     const u = new URL(this.serverURL); // throws on garbage early, before any dial
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new MeshtrayError('ERR_BAD_REQUEST', `control URL must be http or https: ${u.protocol}`);
     this.capVer = opts.capVer ?? CURRENT_CAPABILITY_VERSION;
+    if (!Number.isInteger(this.capVer) || this.capVer < 1 || this.capVer > 0xffff) throw new MeshtrayError('ERR_BAD_REQUEST', `capability version must be an integer in 1..65535, got ${this.capVer}`);
     this.log = opts.logger.child('control');
   }
 
@@ -255,6 +256,39 @@ export class ControlClient {
       this.log.debug('map update accepted', { nodeKey: shortKeyText(req.NodeKey) });
     } catch (e) {
       throw this.logFailure('map update', e);
+    } finally {
+      dl.dispose();
+    }
+  }
+
+  /**
+   * Answers a MapResponse.PingRequest whose Types is empty: a HEAD to its URL, over the Noise
+   * connection when URLIsNoise, else over plain HTTP(S) (control.md §7.7; Headscale uses this to
+   * health-check HA subnet routers and sends URLIsNoise=false). Resolves with the HTTP status.
+   */
+  async answerPing(req: { URL: string; URLIsNoise?: boolean | undefined }, opts?: { signal?: AbortSignal; timeoutMs?: number }): Promise<number> {
+    let url: URL;
+    try {
+      url = new URL(req.URL);
+    } catch {
+      throw new MeshtrayError('ERR_BAD_REQUEST', 'PingRequest URL is not a URL');
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new MeshtrayError('ERR_BAD_REQUEST', `PingRequest URL must be http or https, got ${url.protocol}`);
+    const dl = deadline(this.opts.clock, opts?.timeoutMs ?? 15_000, 'ping answer', opts?.signal);
+    try {
+      let status: number;
+      if (req.URLIsNoise) {
+        const session = await this.connection(dl.signal);
+        const head = await session.request(url.pathname + url.search, undefined, dl.signal, 'HEAD');
+        await readBody(head, MAX_ERROR_BODY, dl.signal, false);
+        status = head.status;
+      } else {
+        status = await plainHead(url, dl.signal, this.opts.createSocket, this.opts.extraRootCAs);
+      }
+      this.log.debug('answered control ping', { noise: Boolean(req.URLIsNoise), status });
+      return status;
+    } catch (e) {
+      throw this.logFailure('ping answer', e);
     } finally {
       dl.dispose();
     }

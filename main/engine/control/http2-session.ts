@@ -118,18 +118,17 @@ export class ControlSession {
     else this.listeners.push(fn);
   }
 
-  /** Sends a POST with a JSON body; resolves at the response headers. The caller owns the stream's body. */
-  request(path: string, body: Uint8Array, signal?: AbortSignal): Promise<ResponseHead> {
+  /** Sends a request (normally a POST with a JSON body); resolves at the response headers. The caller owns the body. */
+  request(path: string, body: Uint8Array | undefined, signal?: AbortSignal, method: 'POST' | 'HEAD' | 'GET' = 'POST'): Promise<ResponseHead> {
     if (this.deadReason) return Promise.reject(this.deadReason);
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     let stream: http2.ClientHttp2Stream;
     try {
-      stream = this.session.request({
-        ':method': 'POST',
-        ':path': path,
-        'content-type': 'application/json',
-        'content-length': String(body.length),
-      });
+      stream = this.session.request(
+        body
+          ? { ':method': method, ':path': path, 'content-type': 'application/json', 'content-length': String(body.length) }
+          : { ':method': method, ':path': path },
+      );
     } catch (e) {
       const err = new MeshtrayError('ERR_CONTROL_UNREACHABLE', `cannot open an HTTP/2 stream: ${(e as Error).message}`, undefined, { cause: e });
       this.kill(err);
@@ -137,7 +136,8 @@ export class ControlSession {
     }
     // A stream error must never become an uncaught exception; the body readers look at 'close'.
     stream.on('error', (e) => this.logger.debug('control stream error', { path, reason: e.message }));
-    stream.end(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+    if (body) stream.end(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+    else stream.end();
     return new Promise<ResponseHead>((resolve, reject) => {
       let done = false;
       const finish = (err?: Error, head?: ResponseHead) => {

@@ -101,3 +101,40 @@ export function fetchServerKey(opts: FetchServerKeyOptions): Promise<PublicKey<'
     req.end();
   });
 }
+
+/** A plain HTTP(S) HEAD (for control's ping callbacks); resolves with the status code. */
+export function plainHead(url: URL, signal: AbortSignal, createSocket?: SocketFactory, extraRootCAs?: string[]): Promise<number> {
+  const target = upgradeTarget(url);
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(abortReason(signal));
+      return;
+    }
+    const onAbort = () => {
+      req.destroy();
+      reject(abortReason(signal));
+    };
+    const reqOpts: http.RequestOptions = {
+      host: target.host,
+      port: target.port,
+      path: url.pathname + url.search,
+      method: 'HEAD',
+      headers: { Host: url.host },
+      ...(createSocket ? { createConnection: () => createSocket(target) } : { agent: false }),
+    };
+    const req = target.tls
+      ? https.request({ ...reqOpts, ...(extraRootCAs?.length ? { ca: [...tls.rootCertificates, ...extraRootCAs] } : {}) })
+      : http.request(reqOpts);
+    signal.addEventListener('abort', onAbort, { once: true });
+    req.on('error', (e) => {
+      signal.removeEventListener('abort', onAbort);
+      reject(new MeshtrayError('ERR_CONTROL_UNREACHABLE', `ping answer to ${url.host} failed: ${e.message}`, undefined, { cause: e }));
+    });
+    req.on('response', (res) => {
+      signal.removeEventListener('abort', onAbort);
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.end();
+  });
+}

@@ -333,3 +333,21 @@ test('HTTP/2 PINGs answered by the server keep the session up', async () => {
     assert.equal(c.connected, true);
   });
 });
+
+test('PingRequest answers: HEAD over plain HTTP and over Noise; bad URLs refused', async () => {
+  await withFake({}, {}, async (c, fake) => {
+    assert.equal(await c.answerPing({ URL: `${fake.serverURL}/machine/ping-response?id=abc`, URLIsNoise: false }), 200);
+    assert.equal(await c.answerPing({ URL: `${fake.serverURL}/machine/ping-response?id=def`, URLIsNoise: true }), 200);
+    assert.deepEqual(fake.pings, [
+      { path: '/machine/ping-response?id=abc', noise: false },
+      { path: '/machine/ping-response?id=def', noise: true },
+    ]);
+    await assert.rejects(c.answerPing({ URL: 'file:///etc/passwd' }), code('ERR_BAD_REQUEST'));
+    await assert.rejects(c.answerPing({ URL: 'not a url' }), code('ERR_BAD_REQUEST'));
+  });
+});
+
+test('a capability version outside uint16 is refused at construction', () => {
+  assert.throws(() => new ControlClient({ serverURL: 'http://x', machineKey, logger: recordingLogger(), clock, random: systemRandom, capVer: 70000 }), code('ERR_BAD_REQUEST'));
+  assert.throws(() => new ControlClient({ serverURL: 'ftp://x', machineKey, logger: recordingLogger(), clock, random: systemRandom }), code('ERR_BAD_REQUEST'));
+});

@@ -68,10 +68,17 @@ export class FakeControl {
   /** Machine keys of the clients that completed a handshake. */
   readonly clientMachineKeys: string[] = [];
   readonly requests: { path: string; body: unknown }[] = [];
+  /** HEAD ping callbacks received, over Noise or over plain HTTP. */
+  readonly pings: { path: string; noise: boolean }[] = [];
 
   constructor(readonly opts: FakeControlOptions = {}) {
     this.serverKey = opts.serverKey ?? PrivateKey.generate('machine', systemRandom);
     this.httpServer = http.createServer((req, res) => {
+      if (req.method === 'HEAD' && req.url?.startsWith('/machine/ping-response?id=')) {
+        this.pings.push({ path: req.url, noise: false });
+        res.end();
+        return;
+      }
       if (req.method === 'GET' && req.url?.startsWith('/key?v=')) {
         this.keyRequests++;
         res.setHeader('content-type', 'application/json');
@@ -83,6 +90,11 @@ export class FakeControl {
     });
     this.h2 = http2.createServer();
     this.h2.on('request', (req, res) => {
+      if (req.method === 'HEAD') {
+        this.pings.push({ path: req.url, noise: true });
+        res.end();
+        return;
+      }
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
