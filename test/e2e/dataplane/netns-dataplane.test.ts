@@ -204,6 +204,27 @@ describe('native data plane in two network namespaces', { skip: !check.ok, timeo
     assert.equal(p.code, 0, 'the tunnel still works after bad input');
   });
 
+  it('survives a storm of random datagrams, accounting for every one of them', async () => {
+    const N = 2000;
+    const packets: Buffer[] = [];
+    for (let i = 0; i < N; i++) {
+      const kind = i % 5;
+      // Half look like WireGuard (right type and size, random content), the rest is random bytes.
+      const len = [148, 92, 64, 32 + (i % 1400), 1 + (i % 1500)][kind]!;
+      const b = randomBytes(len);
+      if (kind < 4) { b.writeUInt32LE(kind + 1, 0); }
+      else if (b[0]! >= 1 && b[0]! <= 4) b[0] = 0x80; // keep the random ones clearly not WireGuard
+      packets.push(b);
+    }
+    const sum = (d: Record<string, number>): number => Object.values(d).reduce((x, y) => x + y, 0);
+    const before = (await counters(B)).drops;
+    for (let i = 0; i < N; i += 250) await A.call('rawSend', { addr: `${net.ipB}:${portB}`, packets: packets.slice(i, i + 250).map(b64) });
+    const after = await waitFor(async () => (await counters(B)).drops, (d) => sum(d) - sum(before) >= N, 10_000);
+    assert.equal(sum(after) - sum(before), N, 'each datagram dropped exactly once, under one reason');
+    assert.equal(after.internalError, 0);
+    assert.equal(ping(net.a, TUN_B, 2).code, 0, 'the tunnel still works');
+  });
+
   it('rejects bad arguments with a clear error instead of crashing', async () => {
     await assert.rejects(A.call('setPeers', { peers: [{ publicKey: b64(new Uint8Array(31)), allowedIps: [], endpoint: null, useDerp: false }] }), /32 bytes/);
     await assert.rejects(A.call('setPeers', { peers: [{ publicKey: b64(kB.pub), allowedIps: ['100.80.0.2/40'], endpoint: null, useDerp: false }] }), /prefix/);
