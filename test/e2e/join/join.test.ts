@@ -158,7 +158,18 @@ test('meshtray joins a real Headscale tailnet and tracks it (pre-auth key, delta
     // And Headscale sees the reconnected node online again.
     await waitHs(lab, 'm1 online at headscale', async () => (await hsNode(lab, 'm1')).online === true);
 
-    // 11. No private key, pre-auth key or token in the daemon's log or any status output.
+    // 11. meshtrayd restarted: the stored login resumes without `up` (same keys, same node, no new registration).
+    const logBeforeRestart = daemonLog(m1);
+    m1.stop();
+    await m1.start();
+    const resumed = await m1.waitStatus('running again after daemon restart', (s) => s.BackendState === 'Running' && peerByHostName(s, 'a1') !== undefined, 30_000);
+    assert.deepEqual([...(resumed.TailscaleIPs ?? [])].sort(), hsIPs);
+    assert.equal((await hsNode(lab, 'm1')).id, node.id);
+    assert.equal((await lab.headscale.listNodes()).filter((n) => n.name === 'm1').length, 1);
+    assert.equal(stateOf(m1)['_machinekey'], keysBefore['_machinekey']);
+    assert.ok(logBeforeRestart.length > 0);
+
+    // 12. No private key, pre-auth key or token in the daemon's log or any status output.
     const outputs = [daemonLog(m1), up.stdout, up.stderr, (await meshStatusJson(m1)).raw, (await m1.cli(['status'])).stdout];
     const blob = outputs.join('\n');
     for (const s of secretsOf(m1, authKey)) assert.ok(!blob.includes(s), `a secret (${s.slice(0, 8)}…) appears in logs/status`);
