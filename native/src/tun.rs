@@ -66,6 +66,13 @@ mod unix {
 
     impl TunDevice for UnixTun {
         fn recv(&self, buf: &mut [u8], timeout: Duration) -> io::Result<Option<usize>> {
+            // Under load a packet is usually waiting: try the read first and poll only when the
+            // queue is empty (one syscall per packet instead of two).
+            match self.dev.recv(buf) {
+                Ok(n) => return Ok(Some(n)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
             // poll(2) with a timeout instead of a blocking read, so the reader thread notices close().
             let mut pfd = libc::pollfd { fd: self.dev.as_raw_fd(), events: libc::POLLIN, revents: 0 };
             let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
