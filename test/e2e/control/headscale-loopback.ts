@@ -47,6 +47,8 @@ export class LoopbackHeadscale {
   private constructor(
     readonly dir: string,
     readonly port: number,
+    /** 0 = no metrics/debug listener. */
+    readonly metricsPort: number,
   ) {}
 
   get serverURL(): string {
@@ -59,9 +61,10 @@ export class LoopbackHeadscale {
     return join(this.dir, 'headscale.log');
   }
 
-  static async start(): Promise<LoopbackHeadscale> {
+  /** `debug: true` also opens the metrics/debug listener (GET /debug/ping?node=<id> sends a PingRequest). */
+  static async start(opts: { debug?: boolean } = {}): Promise<LoopbackHeadscale> {
     const dir = mkdtempSync('/tmp/mt-hs-');
-    const hs = new LoopbackHeadscale(dir, await freePort());
+    const hs = new LoopbackHeadscale(dir, await freePort(), opts.debug ? await freePort() : 0);
     try {
       hs.writeConfig();
       await hs.spawn();
@@ -83,7 +86,7 @@ export class LoopbackHeadscale {
       [
         `server_url: "http://127.0.0.1:${this.port}"`,
         `listen_addr: "127.0.0.1:${this.port}"`,
-        `metrics_listen_addr: ""`,
+        `metrics_listen_addr: "${this.metricsPort ? `127.0.0.1:${this.metricsPort}` : ''}"`,
         `grpc_listen_addr: ""`,
         `grpc_allow_insecure: false`,
         `disable_check_updates: true`,

@@ -1,7 +1,7 @@
 // The control client against a REAL Headscale v0.29.2 on loopback: pre-auth registration and the
 // first full MapResponse, a lite update seen by a second node, the interactive AuthURL flow
-// completed by the admin CLI, reconnecting after a Headscale restart, the capver floor, and no
-// secret in our logs.
+// completed by the admin CLI, a PingRequest answered, reconnecting after a Headscale restart, the
+// capver floor, and no secret in our logs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { PrivateKey } from '../../../main/engine/keys/keys.js';
@@ -23,7 +23,7 @@ const onExit = () => hs?.stop();
 before(async () => {
   if (missing) return;
   process.once('exit', onExit);
-  hs = await LoopbackHeadscale.start();
+  hs = await LoopbackHeadscale.start({ debug: true });
 });
 after(() => {
   hs?.stop();
@@ -153,6 +153,33 @@ test('interactive: AuthURL, then the followup long-poll returns authorized after
     assert.equal((await nodes()).find((n) => n.given_name === 'mt-interactive')?.user?.name, 'carol');
   } finally {
     c.client.close();
+  }
+});
+
+test('a PingRequest from Headscale (its /debug/ping page) is answered and Headscale sees the pong', { skip: missing }, async () => {
+  const uid = await createUser('erin');
+  const key = await preAuthKey(uid);
+  const p = newNode('mt-ping');
+  try {
+    await p.client.register({ NodeKey: p.node.public.toString(), Auth: { AuthKey: key }, Hostinfo: p.hostinfo });
+    const id = (await nodes()).find((n) => n.given_name === 'mt-ping')!.id;
+    let page: Promise<string> | undefined;
+    const answers: Promise<number>[] = [];
+    const msgs = await streamUntil(p.client, p.mapReq, (m) => {
+      const last = m[m.length - 1]!;
+      // Once the full map is in, ask Headscale's debug page to ping us; it waits up to 30 s for the pong.
+      if (last['Node'] && !page) page = fetch(`http://127.0.0.1:${hs!.metricsPort}/debug/ping?node=${id}`).then((r) => r.text());
+      const pr = last['PingRequest'] as { URL: string; URLIsNoise?: boolean } | undefined;
+      if (pr) answers.push(p.client.answerPing(pr));
+      return pr !== undefined;
+    });
+    const pr = msgs.find((x) => x['PingRequest'])!['PingRequest'] as { URL: string };
+    assert.match(pr.URL, new RegExp(`^${hs!.serverURL}/machine/ping-response\\?id=`));
+    assert.deepEqual(await Promise.all(answers), [200]);
+    const text = (await page!).replace(/<style[\s\S]*?<\/style>/g, '').replace(/<[^>]+>/g, ' ');
+    assert.match(text, new RegExp(`Node ${id} responded in`));
+  } finally {
+    p.client.close();
   }
 });
 
