@@ -4,7 +4,8 @@
 // /etc/netns dirs and run dir; it also runs on process exit, SIGINT and SIGTERM.
 import { appendFileSync, cpSync, lstatSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { run, type RunResult } from './exec.js';
+import { run, runOk, type RunResult } from './exec.js';
+import { LabProcess, waitFor } from './proc.js';
 import { LabError } from './errors.js';
 import { Derper, type DerpRegion } from './derper.js';
 import { Headscale, type HsUser, type PreAuthKeyOptions } from './headscale.js';
@@ -17,7 +18,8 @@ import { killPidsSync } from './sync-sys.js';
 import { TailscaledPeer } from './tailscaled-peer.js';
 import type { LabBinaries } from './versions.js';
 
-export const HS_IP = '198.51.100.10';
+/** Private on purpose: see SERVER_GW in netns.ts (tailscaled's reconnect would force TLS :443 for a public IP). */
+export const HS_IP = '172.16.0.10';
 export const DERP_IPS = ['198.51.100.30', '198.51.100.31'] as const;
 
 export interface HostSpec {
@@ -33,6 +35,15 @@ export interface HostSpec {
   env?: Record<string, string>;
   /** extra `up` flags */
   upArgs?: string[];
+  /** public address for nat 'none' hosts (default: next free from 198.51.100.50) */
+  publicIp?: string;
+  /**
+   * With nat 'none': the host is also a router for a LAN <prefix>.0/24 (itself at .1) with these
+   * plain hosts at .10, .11, … (no NAT; e.g. a subnet router: upArgs ['--advertise-routes=10.20.0.0/24']).
+   */
+  lan?: { prefix: string; hosts: string[] };
+  /** net.ipv4.ip_forward=1 (+ IPv6) on the host itself, e.g. for an exit node */
+  ipForward?: boolean;
 }
 
 export interface LabOptions {
@@ -89,6 +100,7 @@ export class Lab {
   private natCount = 0;
   private publicCount = 0;
   private tornDown = false;
+  private readonly extraProcs: LabProcess[] = [];
   readonly startedAt = Date.now();
 
   private constructor(
@@ -193,9 +205,19 @@ export class Lab {
     if (!/^[a-z][a-z0-9-]{0,14}$/.test(s.name)) throw new LabError(`lab host name must be short [a-z0-9-]: ${s.name}`);
     const nat = s.nat ?? 'easy';
     let info: HostInfo;
-    if (nat === 'none') {
-      const k = ++this.publicCount;
-      const ip = `198.51.100.${49 + k}`;
+    if (nat === 'none' && s.lan) {
+      const ip = s.publicIp ?? `198.51.100.${49 + ++this.publicCount}`;
+      const router = await this.topo.addRouter(s.name, ip, s.lan.prefix, 'none');
+      info = { name: s.name, ns: router.ns, ip, publicIp: ip, router };
+      let octet = 10;
+      for (const lh of s.lan.hosts) {
+        if (this.hosts.has(lh)) throw new LabError(`lab host ${lh} exists already`);
+        const h = await this.topo.addLanHost(router, lh, octet++);
+        this.hosts.set(lh, { name: lh, ns: h.ns, ip: h.ip, publicIp: ip, router });
+        this.log(`host ${lh}: LAN host behind ${s.name}, ip ${h.ip}`);
+      }
+    } else if (nat === 'none') {
+      const ip = s.publicIp ?? `198.51.100.${49 + ++this.publicCount}`;
       info = { name: s.name, ns: await this.topo.addPublicHost(s.name, ip), ip, publicIp: ip };
     } else {
       const k = ++this.natCount;
@@ -203,6 +225,9 @@ export class Lab {
       const router = await this.topo.addRouter(`nat-${s.name}`, `198.51.100.${100 + k}`, `10.${k}.0`, nat);
       const h = await this.topo.addLanHost(router, s.name, 10);
       info = { name: s.name, ns: h.ns, ip: h.ip, publicIp: router.wanIp, router };
+    }
+    if (s.ipForward) {
+      await runOk(['sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1', 'net.ipv4.conf.all.rp_filter=0'], { ns: info.ns });
     }
     this.hosts.set(s.name, info);
     this.log(`host ${s.name}: ns ${info.ns}, ip ${info.ip}, public ${info.publicIp}, nat ${nat}`);
@@ -247,6 +272,20 @@ export class Lab {
     this.log(`${peer.name}: joined in ${Date.now() - t0} ms`);
   }
 
+  /**
+   * An "internet host" at a public address running an HTTP server that answers every request with
+   * the caller's address (lab.md 6.2: shows which NAT/exit node traffic left through). Default
+   * address is on the far subnet (see FAR_GW in netns.ts for why).
+   */
+  async addWebHost(name = 'web', ip = '203.0.113.80'): Promise<HostInfo> {
+    const info = await this.addHostTopology({ name, nat: 'none', publicIp: ip, peer: 'none' });
+    const script = `require('http').createServer((q,s)=>s.end(q.socket.remoteAddress+'\\n')).listen(80,${JSON.stringify(ip)})`;
+    const proc = LabProcess.start({ name: `${name}/http`, ns: info.ns, cleanEnv: true, logFile: join(this.dir, name, 'http.log'), argv: [process.execPath, '-e', script] });
+    this.extraProcs.push(proc);
+    await waitFor(`${name} HTTP server`, async () => (await run(['curl', '-s', '--max-time', '1', `http://${ip}/`], { ns: info.ns, timeoutMs: 3000 })).code === 0, { timeoutMs: 10_000, proc });
+    return info;
+  }
+
   /** Runs a command in a host's namespace (e.g. ping, curl). */
   exec(hostName: string, argv: string[], timeoutMs = 30_000): Promise<RunResult> {
     return run(argv, { ns: this.host(hostName).ns, timeoutMs });
@@ -279,6 +318,7 @@ export class Lab {
     for (const h of this.hosts.values()) if (h.peer?.pid) pids.push(h.peer.pid);
     if (this.headscale?.proc) pids.push(this.headscale.proc.pid);
     for (const d of this.derpers) if (d.proc) pids.push(d.proc.pid);
+    for (const p of this.extraProcs) pids.push(p.pid);
     // Peers, Headscale and derpers together: TERM all, wait ≤5 s, KILL leftovers (by PID only).
     killPidsSync(pids);
     // then anything else still inside our namespaces, the namespaces, /etc/netns and the run dir

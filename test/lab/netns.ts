@@ -8,6 +8,26 @@ import { LabError } from './errors.js';
 
 export const INET_GW = '198.51.100.1';
 export const INET_PREFIX_LEN = 24;
+/**
+ * A second "internet" subnet (TEST-NET-3) on the same bridge, routed by the inet namespace. Hosts
+ * that must look far away live here: an exit node treats its own LAN (198.51.100.0/24, via eth0)
+ * as "guest wifi"-excluded and rejects forwarding to it (tailscale ipnlocal/local.go
+ * updateFilterLocked, shrinkDefaultRoute), so a web host on 198.51.100.0/24 is unreachable through it.
+ */
+export const FAR_GW = '203.0.113.1';
+/**
+ * A private server subnet on the same bridge, for the control server. tailscaled treats an http://
+ * login server at a PUBLIC IP as having an HTTPS fallback on :443 and, after a failed Noise dial,
+ * forces that TLS port for its retries ("forcing port 443 dial due to recent noise dial"), so after a
+ * Headscale restart it never came back (seen here). For a private IP it never tries HTTPS
+ * (tailscale control/ts2021/client.go NewClient, control/controlhttp/client.go forceNoise443).
+ */
+export const SERVER_GW = '172.16.0.1';
+export function gatewayFor(ip: string): string {
+  if (ip.startsWith('203.0.113.')) return FAR_GW;
+  if (ip.startsWith('172.16.0.')) return SERVER_GW;
+  return INET_GW;
+}
 
 /**
  * easy: MASQUERADE (endpoint-independent mapping, keeps the port when free);
@@ -60,22 +80,29 @@ export class Topology {
     return ns;
   }
 
-  /** The ISP: a bridge br0 at 198.51.100.1/24 with no other route, so nothing can leave the lab. */
+  /**
+   * The ISP: a bridge br0 at 198.51.100.1/24 (public hosts, NAT WANs), 203.0.113.1/24 (far hosts)
+   * and 172.16.0.1/24 (servers), with no other interface or route, so nothing can leave the lab.
+   */
   async addInternet(): Promise<void> {
     await this.addNamespace('inet');
     await runOk(['ip', '-n', this.inet, 'link', 'add', 'br0', 'type', 'bridge']);
     await runOk(['ip', '-n', this.inet, 'addr', 'add', `${INET_GW}/${INET_PREFIX_LEN}`, 'dev', 'br0']);
+    await runOk(['ip', '-n', this.inet, 'addr', 'add', `${FAR_GW}/24`, 'dev', 'br0']);
+    await runOk(['ip', '-n', this.inet, 'addr', 'add', `${SERVER_GW}/24`, 'dev', 'br0']);
     await runOk(['ip', '-n', this.inet, 'link', 'set', 'br0', 'up']);
+    // routes between the two subnets only (it has no other interface, so nothing leaves the lab)
+    await runOk(['sysctl', '-qw', 'net.ipv4.ip_forward=1'], { ns: this.inet });
   }
 
-  /** eth0 in `ns` plugged into the internet bridge, with `ip`/24 and default route via .1 */
+  /** eth0 in `ns` plugged into the internet bridge, with `ip`/24 and default route via its subnet's .1 */
   async plugIntoInternet(ns: string, ip: string): Promise<void> {
     const port = `p${++this.inetPort}`; // lives in the inet namespace only, so short names never collide
     await runOk(['ip', '-n', this.inet, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
     await runOk(['ip', '-n', this.inet, 'link', 'set', port, 'master', 'br0', 'up']);
     await runOk(['ip', '-n', ns, 'addr', 'add', `${ip}/${INET_PREFIX_LEN}`, 'dev', 'eth0']);
     await runOk(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
-    await runOk(['ip', '-n', ns, 'route', 'add', 'default', 'via', INET_GW]);
+    await runOk(['ip', '-n', ns, 'route', 'add', 'default', 'via', gatewayFor(ip)]);
   }
 
   /** A host with a public address (no NAT). */

@@ -52,8 +52,13 @@ test('two tailscaled peers behind easy NATs join, see each other, ping via DERP 
   });
 });
 
-test('a peer behind a UDP-blocked NAT stays on DERP', { timeout: 180_000 }, async (t) => {
-  await withLab(t, { hosts: [{ name: 'a1', nat: 'easy' }, { name: 'u1', nat: 'udp-blocked' }] }, async (lab) => {
+test('a peer behind a UDP-blocked NAT stays on DERP; netcheck tells easy, hard and UDP-blocked NATs apart', { timeout: 180_000 }, async (t) => {
+  const hosts = [
+    { name: 'a1', nat: 'easy' as const },
+    { name: 'u1', nat: 'udp-blocked' as const },
+    { name: 'h1', nat: 'hard' as const },
+  ];
+  await withLab(t, { hosts }, async (lab) => {
     const st = await waitSeesPeer(lab, 'a1', 'u1');
     await waitSeesPeer(lab, 'u1', 'a1');
     const uIp = peerByHostName(st, 'u1')!.TailscaleIPs[0]!;
@@ -67,5 +72,16 @@ test('a peer behind a UDP-blocked NAT stays on DERP', { timeout: 180_000 }, asyn
     const after = await lab.peer('a1').status();
     assert.equal(peerByHostName(after, 'u1')!.CurAddr, '', 'no direct address to u1');
     assert.match(peerByHostName(after, 'u1')!.Relay, /^lab[12]$/);
+
+    // netcheck (run in each node's namespace, against the lab's two STUN servers)
+    const nc = async (name: string) => (await lab.peer(name).netcheck()) as { UDP: boolean; GlobalV4?: string; MappingVariesByDestIP?: boolean | null; PreferredDERP: number };
+    const [easy, blocked, hard] = await Promise.all([nc('a1'), nc('u1'), nc('h1')]);
+    assert.equal(easy.UDP, true);
+    assert.match(easy.GlobalV4 ?? '', new RegExp(`^${lab.host('a1').publicIp.replace(/\./g, '\\.')}:\\d+$`));
+    assert.equal(easy.MappingVariesByDestIP, false, 'easy NAT: one mapping for both STUN servers');
+    assert.equal(hard.UDP, true);
+    assert.equal(hard.MappingVariesByDestIP, true, 'hard NAT: a new mapping per destination');
+    assert.equal(blocked.UDP, false, 'UDP-blocked: no STUN answer');
+    assert.ok([900, 901].includes(blocked.PreferredDERP), `DERP still chosen over TCP: ${blocked.PreferredDERP}`);
   });
 });
