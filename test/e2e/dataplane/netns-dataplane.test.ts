@@ -275,4 +275,13 @@ describe('native data plane in two network namespaces', { skip: !check.ok, timeo
     await directPeers();
     assert.equal((await pingAsync(net.a, TUN_B, 2)).code, 0);
   });
+
+  it('close() removes the TUN, frees the port, and later calls fail cleanly', async () => {
+    await B.call('close');
+    assert.notEqual(sh(['ip', 'link', 'show', 'mt0'], { ns: net.b, allowFail: true }).code, 0, 'the TUN is gone');
+    const bind = sh([process.execPath, '-e', `const s = require('dgram').createSocket('udp4'); s.bind(${portB}, () => { console.log('bound'); s.close(); });`], { ns: net.b, allowFail: true });
+    assert.match(bind.stdout, /bound/, 'the UDP port is free again');
+    await assert.rejects(B.call('setPeers', { peers: [] }), /closed/);
+    await assert.rejects(B.call('sendUdp', { addr: `${net.ipA}:${portA}`, bytes: b64(Buffer.from('x')) }), /closed/);
+  });
 });

@@ -64,8 +64,8 @@ async function handle(m: Msg): Promise<unknown> {
       return null;
     }
     case 'close':
+      // Keep the object: later calls must fail inside the addon ("closed"), not here.
       dp?.close();
-      dp = undefined;
       return null;
     default:
       throw new Error(`unknown op ${m.op}`);
