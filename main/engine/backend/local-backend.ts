@@ -253,8 +253,8 @@ export class LocalBackend implements LocalApiBackend {
     if (this.authURL) return 'NeedsLogin';
     if (!this.nodeKey) return 'NeedsLogin';
     if (!this.prefs.WantRunning) return 'Stopped';
+    if (this.loggedIn && this.netmapLive && this.netmap.self?.MachineAuthorized === false) return 'NeedsMachineAuth';
     if (this.loggedIn && this.netmapLive) return 'Running';
-    if (this.loggedIn && this.netmap.self?.MachineAuthorized === false) return 'NeedsMachineAuth';
     return 'Starting';
   }
 

@@ -174,6 +174,15 @@ test('meshtray joins a real Headscale tailnet and tracks it (pre-auth key, delta
     const blob = outputs.join('\n');
     for (const s of secretsOf(m1, authKey)) assert.ok(!blob.includes(s), `a secret (${s.slice(0, 8)}…) appears in logs/status`);
     assert.match(daemonLog(m1), /logged in/, 'the log is the real one');
+
+    // 13. Hostinfo change while running (`up --hostname`): sent as a lite update, no re-login; the
+    // tailscaled peer sees the new HostName.
+    const regsBefore = (daemonLog(m1).match(/"msg":"register answered"/g) ?? []).length;
+    const re = await m1.cli(['up', `--login-server=${lab.loginServer}`, '--hostname=m1x', '--accept-dns=false', '--timeout=30s'], 40_000);
+    assert.equal(re.code, 0, re.stderr);
+    await a1.waitStatus('sees m1 as m1x', (s) => peerByHostName(s, 'm1x') !== undefined, 30_000);
+    assert.match(daemonLog(m1), /sent Hostinfo update/);
+    assert.equal((daemonLog(m1).match(/"msg":"register answered"/g) ?? []).length, regsBefore, 'no new registration');
   });
 });
 
