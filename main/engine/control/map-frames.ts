@@ -58,14 +58,17 @@ export interface MapFrameDecoderOptions {
 
 /** Incremental decoder: feed body chunks, get decoded JSON values (as `unknown`, validated later by the netmap). */
 export class MapFrameDecoder {
-  private pending: Buffer = Buffer.alloc(0);
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  /** 4 + length of the message being assembled, 0 while its length prefix is incomplete. */
+  private need = 0;
   private failed = false;
   private readonly maxFrame: number;
   private readonly maxJson: number;
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
   /** How many bytes of the current message are still missing (for "truncated at end of stream" checks). */
   get bufferedBytes(): number {
-    return this.pending.length;
+    return this.buffered;
   }
 
   constructor(private readonly opts: MapFrameDecoderOptions) {
@@ -79,23 +82,45 @@ export class MapFrameDecoder {
    */
   feed(chunk: Uint8Array, emit: (msg: unknown) => void): void {
     if (this.failed) throw protocolError('map frame: decoder used after a failure');
-    const buf = this.pending.length === 0 ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) : Buffer.concat([this.pending, chunk]);
-    let off = 0;
+    // Chunks are only joined once a whole message is there: a multi-megabyte netmap arrives in
+    // many small HTTP/2 DATA chunks, and joining at every chunk would be quadratic.
+    this.chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    this.buffered += chunk.byteLength;
     try {
-      while (buf.length - off >= 4) {
-        const len = buf.readUInt32LE(off);
-        if (len === 0) throw protocolError('map frame: zero-length message');
-        if (len > this.maxFrame) throw protocolError(`map frame: message of ${len} bytes exceeds the ${this.maxFrame}-byte limit`);
-        if (buf.length - off - 4 < len) break;
-        const payload = buf.subarray(off + 4, off + 4 + len);
-        off += 4 + len;
-        emit(this.decodeOne(payload));
+      if (this.need === 0) {
+        if (this.buffered < 4) return;
+        this.need = 4 + this.checkLength(this.flatten().readUInt32LE(0));
       }
+      if (this.buffered < this.need) return;
+      const buf = this.flatten();
+      let off = 0;
+      for (;;) {
+        const len = this.need - 4;
+        emit(this.decodeOne(buf.subarray(off + 4, off + 4 + len)));
+        off += 4 + len;
+        this.need = 0;
+        if (buf.length - off < 4) break;
+        this.need = 4 + this.checkLength(buf.readUInt32LE(off));
+        if (buf.length - off < this.need) break;
+      }
+      const rest = off === buf.length ? undefined : Buffer.from(buf.subarray(off)); // copy: do not pin the big buffer
+      this.chunks = rest ? [rest] : [];
+      this.buffered = rest ? rest.length : 0;
     } catch (e) {
       this.failed = true;
       throw e;
     }
-    this.pending = off === buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(off));
+  }
+
+  private checkLength(len: number): number {
+    if (len === 0) throw protocolError('map frame: zero-length message');
+    if (len > this.maxFrame) throw protocolError(`map frame: message of ${len} bytes exceeds the ${this.maxFrame}-byte limit`);
+    return len;
+  }
+
+  private flatten(): Buffer {
+    if (this.chunks.length !== 1) this.chunks = [Buffer.concat(this.chunks, this.buffered)];
+    return this.chunks[0]!;
   }
 
   /** Convenience for tests and tools: all messages of one chunk. */
