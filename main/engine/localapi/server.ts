@@ -3,7 +3,7 @@
 // every body is validated with its schema both ways. Access: the socket file is 0600, and each
 // connection's SO_PEERCRED uid must be root or the daemon's own uid (403 otherwise).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { chmod, lstat, unlink, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { z } from 'zod';
@@ -205,10 +205,20 @@ export function describeIssues(e: z.ZodError): string {
     .join('; ');
 }
 
+/** Removes a socket file left by a dead daemon; refuses to steal one a live daemon still answers on. */
 async function removeStaleSocket(path: string): Promise<void> {
   try {
     const st = await lstat(path);
     if (!st.isSocket()) throw new Error(`${path} exists and is not a socket`);
+    const alive = await new Promise<boolean>((resolve) => {
+      const c = connect(path);
+      c.once('connect', () => {
+        c.destroy();
+        resolve(true);
+      });
+      c.once('error', () => resolve(false));
+    });
+    if (alive) throw new Error(`another daemon is already listening on ${path}`);
     await unlink(path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;

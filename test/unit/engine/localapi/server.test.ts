@@ -153,3 +153,20 @@ test('peer credentials via SO_PEERCRED: a real uid-65534 client is refused with 
   const ok = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--unix-socket', socketPath, 'http://x/localapi/v0/status']);
   assert.equal(ok.stdout, '200');
 });
+
+test('a second server refuses to take over a live socket, but replaces a stale one', async (t) => {
+  const { socketPath } = await setup(t);
+  const other = new LocalApiServer({ socketPath, backend: new FakeLocalApiBackend(), logger: memoryLogger().logger });
+  await assert.rejects(other.listen(), /already listening/);
+  assert.equal((await raw(socketPath, 'GET', '/localapi/v0/status')).status, 200, 'first server still serves');
+  // A stale socket file (nobody listening) is removed and replaced.
+  const dir = await mkdtemp(join(tmpdir(), 'meshtray-lapi-'));
+  const path = join(dir, 'stale.sock');
+  // Simulate a crashed daemon: a process that bound the socket is SIGKILLed, leaving the file.
+  await run(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`]).catch(() => undefined);
+  assert.ok((await stat(path)).isSocket(), 'stale socket file left behind');
+  const s2 = new LocalApiServer({ socketPath: path, backend: new FakeLocalApiBackend(), logger: memoryLogger().logger });
+  await s2.listen();
+  t.after(async () => { await s2.close(); await rm(dir, { recursive: true, force: true }); });
+  assert.equal((await raw(path, 'GET', '/localapi/v0/status')).status, 200);
+});
