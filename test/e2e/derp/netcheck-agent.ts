@@ -12,10 +12,13 @@ import { logger, realClock, systemRandomForTests } from './support.js';
 const map = JSON.parse(process.argv[2] ?? '{}') as DerpMap;
 const random = systemRandomForTests();
 const nc = new Netcheck({ clock: realClock, random, logger: logger('netcheck') });
-const sock = await UdpStunSocket.open(nc, 41641);
+// Port 41641 as tailscaled would use; MESHTRAY_AGENT_PORT overrides (e.g. 0 when tailscaled holds 41641).
+const port = Number(process.env.MESHTRAY_AGENT_PORT ?? 41641);
+const sock = await UdpStunSocket.open(nc, port);
 const report = await nc.run(map, sock);
+const localPort = sock.localPort;
 await sock.close();
-const out: Record<string, unknown> = { report: toTailscaleJSON(report), localPort: 41641 };
+const out: Record<string, unknown> = { report: toTailscaleJSON(report), localPort };
 if (process.argv[3] === 'derp') {
   const regionId = report.preferredDERP || Number(Object.keys(map.Regions ?? {})[0]);
   const region = map.Regions![String(regionId)]!;

@@ -1,0 +1,126 @@
+// Runs inside a lab namespace as a minimal Meshtray node: registers with Headscale (control
+// client), learns the DERP map and its peers from the map stream, runs netcheck to pick a home
+// DERP and reports it in Hostinfo.NetInfo, connects DERP, disco-pings the named tailscaled peer
+// over DERP and answers that peer's disco pings with pongs. Events go to stdout as JSON lines;
+// it exits when stdin closes. argv[2] = JSON { serverURL, authKey, hostname, peerHostname }.
+import { ControlClient } from '../../../main/engine/control/client.js';
+import { DerpManager } from '../../../main/engine/derp/manager.js';
+import type { DerpMap } from '../../../main/engine/derp/derp-map.js';
+import { DiscoCodec, looksLikeDisco } from '../../../main/engine/disco/packet.js';
+import { formatIpPort } from '../../../main/engine/disco/addr.js';
+import { PrivateKey, PublicKey } from '../../../main/engine/keys/keys.js';
+import { Netcheck } from '../../../main/engine/netcheck/netcheck.js';
+import { UdpStunSocket } from '../../../main/engine/netcheck/udp-socket.js';
+import { logger, realClock, systemRandomForTests } from './support.js';
+
+interface Args { serverURL: string; authKey: string; hostname: string; peerHostname: string }
+interface PeerNode { Key: string; DiscoKey?: string; HomeDERP?: number; DERP?: string; Name?: string; Addresses?: string[]; Hostinfo?: { Hostname?: string } }
+
+const args = JSON.parse(process.argv[2]!) as Args;
+const emit = (o: Record<string, unknown>): void => void process.stdout.write(JSON.stringify(o) + '\n');
+const random = systemRandomForTests();
+const log = logger('agent');
+const machine = PrivateKey.generate('machine', random);
+const node = PrivateKey.generate('node', random);
+const disco = PrivateKey.generate('disco', random);
+const codec = new DiscoCodec(disco, random);
+const client = new ControlClient({ serverURL: args.serverURL, machineKey: machine, logger: log, clock: realClock, random });
+const hostinfo: Record<string, unknown> = { Hostname: args.hostname, OS: 'linux', IPNVersion: '0.1.0-meshtray-e2e' };
+const DERP_MAGIC_IP = '127.3.3.40'; // tailcfg.DerpMagicIP: "ip" of a DERP path in disco Pong.Src
+
+const reg = await client.register({ NodeKey: node.public.toString(), Auth: { AuthKey: args.authKey }, Hostinfo: hostinfo as never });
+if (!reg.MachineAuthorized) throw new Error('not authorized');
+
+let derpMap: DerpMap | undefined;
+let self: { Addresses?: string[] } | undefined;
+const peers = new Map<string, PeerNode>();
+let firstMap!: () => void;
+const gotFirstMap = new Promise<void>((r) => (firstMap = r));
+const stop = new AbortController();
+const mapReq = { NodeKey: node.public.toString(), DiscoKey: disco.public.toString(), Hostinfo: hostinfo as never };
+void client.mapStream(mapReq, (m) => {
+  const msg = m as { Node?: { Addresses?: string[] }; DERPMap?: DerpMap; Peers?: PeerNode[]; PeersChanged?: PeerNode[]; PeersChangedPatch?: { NodeID: number; DERPRegion?: number; Key?: string; DiscoKey?: string }[] };
+  if (msg.Node) self = msg.Node;
+  if (msg.DERPMap) derpMap = msg.DERPMap;
+  for (const p of [...(msg.Peers ?? []), ...(msg.PeersChanged ?? [])]) peers.set(p.Key, p);
+  if (self && derpMap) firstMap();
+}, { signal: stop.signal }).catch((e: unknown) => { if (!stop.signal.aborted) emit({ event: 'error', where: 'map', error: String(e) }); });
+await gotFirstMap;
+
+// Netcheck from our own socket, then tell control our home region.
+const nc = new Netcheck({ clock: realClock, random, logger: log });
+const sock = await UdpStunSocket.open(nc, 41641);
+const report = await nc.run(derpMap!, sock);
+await sock.close();
+const home = report.preferredDERP || Number(Object.keys(derpMap!.Regions ?? {}).sort()[0]);
+hostinfo.NetInfo = {
+  PreferredDERP: home, WorkingUDP: report.udp, MappingVariesByDestIP: report.mappingVariesByDestIP ?? null,
+  DERPLatency: Object.fromEntries([...report.regionLatency].map(([id, ns]) => [`${id}-v4`, ns / 1e9])),
+};
+await client.mapUpdate({ ...mapReq, Hostinfo: hostinfo as never });
+emit({ event: 'netcheck', home, udp: report.udp, globalV4: report.globalV4 ? formatIpPort(report.globalV4) : '' });
+
+const derp = new DerpManager({ nodeKey: node, clock: realClock, random, logger: log });
+derp.setDerpMap(derpMap!);
+derp.setHome(home);
+
+const peerHome = (p: PeerNode): number => p.HomeDERP || Number(/^127\.3\.3\.40:(\d+)$/.exec(p.DERP ?? '')?.[1] ?? 0);
+const findPeer = (): PeerNode | undefined => [...peers.values()].find((p) => p.Hostinfo?.Hostname === args.peerHostname || p.Name?.startsWith(args.peerHostname + '.'));
+const pending = new Map<string, { at: number }>();
+
+derp.on('packet', (region, src, data) => {
+  if (!looksLikeDisco(data)) {
+    emit({ event: 'non-disco', region, bytes: data.length });
+    return;
+  }
+  const opened = codec.open(data, (k) => [...peers.values()].some((p) => p.DiscoKey === k.toString()));
+  if (!opened) {
+    emit({ event: 'disco-dropped', region, counters: codec.counters.snapshot() });
+    return;
+  }
+  const m = opened.msg;
+  if (m.type === 'ping') {
+    // Answer over the path it came on (DERP region), with Src = the DERP magic address.
+    derp.send(src, region, codec.seal(opened.sender, { type: 'pong', txid: m.txid, src: { ip: DERP_MAGIC_IP, port: region } }));
+    emit({ event: 'pinged', region, from: src.toString(), nodeKeyInPing: m.nodeKey?.toString() });
+  } else if (m.type === 'pong') {
+    const k = Buffer.from(m.txid).toString('hex');
+    const p = pending.get(k);
+    if (p) {
+      pending.delete(k);
+      emit({ event: 'pong', region, from: src.toString(), latencyMs: Date.now() - p.at, src: formatIpPort(m.src) });
+    }
+  } else {
+    emit({ event: 'disco', type: m.type, region });
+  }
+});
+derp.on('state', (region, state, info) => emit({ event: 'derp-state', region, state, ...(info.error ? { error: info.error } : {}) }));
+
+const t0 = Date.now();
+while (derp.client(home)?.state !== 'connected' && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 50));
+emit({ event: 'ready', home, addresses: self?.Addresses ?? [], nodeKey: node.public.toString() });
+
+// Disco-ping the tailscaled peer via DERP, once a second, until it answers (it must first learn our disco key from control).
+const target = async (): Promise<void> => {
+  for (let i = 0; i < 30; i++) {
+    const p = findPeer();
+    if (p?.DiscoKey && peerHome(p)) {
+      const txid = random.bytes(12);
+      pending.set(Buffer.from(txid).toString('hex'), { at: Date.now() });
+      const pkt = codec.seal(PublicKey.parse('disco', p.DiscoKey), { type: 'ping', txid, nodeKey: node.public, padding: 0 });
+      derp.send(PublicKey.parse('node', p.Key), peerHome(p), pkt);
+      emit({ event: 'ping-sent', region: peerHome(p) });
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    if (pending.size === 0 && i > 0) return;
+  }
+};
+void target();
+
+process.stdin.resume();
+process.stdin.on('end', async () => {
+  stop.abort();
+  client.close();
+  await derp.close();
+  process.exit(0);
+});

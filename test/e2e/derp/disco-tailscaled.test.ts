@@ -1,0 +1,126 @@
+// Disco over DERP with a REAL tailscaled (v1.98.10) in the lab (real Headscale v0.29.2, two real
+// derpers): our node registers through Meshtray's control client, runs Meshtray's netcheck,
+// connects Meshtray's DERP client, and
+//  - our disco Ping sealed by Meshtray reaches tailscaled, whose Pong we open;
+//  - `tailscale ping` from tailscaled to us gets our Pongs: "pong from m1 (…) via DERP(labN)".
+// Also compares Meshtray's netcheck with `tailscale netcheck --format=json` in the same namespace.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { withLab } from '../../lab/with-lab.js';
+import type { TailscaleNetcheckJSON } from '../../../main/engine/netcheck/report.js';
+
+const here = fileURLToPath(import.meta.url);
+const ext = here.endsWith('.ts') ? 'ts' : 'js';
+const nodeArgv = (script: string): string[] => {
+  const file = here.replace(/disco-tailscaled\.test\.(ts|js)$/, `${script}.${ext}`);
+  return ext === 'ts' ? [process.execPath, '--import', 'tsx', file] : [process.execPath, file];
+};
+
+interface AgentEvent { event: string; [k: string]: unknown }
+
+class Agent {
+  readonly events: AgentEvent[] = [];
+  stderr = '';
+  private constructor(readonly proc: ChildProcess) {}
+  static start(ns: string, argv: string[]): Agent {
+    const p = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['pipe', 'pipe', 'pipe'], cwd: process.cwd() });
+    const a = new Agent(p);
+    let buf = '';
+    p.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        try { a.events.push(JSON.parse(line) as AgentEvent); } catch { a.stderr += `[stdout] ${line}\n`; }
+      }
+    });
+    p.stderr!.on('data', (d: Buffer) => (a.stderr += d.toString()));
+    return a;
+  }
+  async waitFor(pred: (e: AgentEvent) => boolean, ms: number, what: string): Promise<AgentEvent> {
+    const t0 = Date.now();
+    for (;;) {
+      const e = this.events.find(pred);
+      if (e) return e;
+      if (this.proc.exitCode !== null) throw new Error(`agent exited (${this.proc.exitCode}) before ${what}: ${this.stderr}\n${JSON.stringify(this.events)}`);
+      if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}; events: ${JSON.stringify(this.events)}; stderr: ${this.stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  async stop(): Promise<void> {
+    if (this.proc.exitCode !== null) return;
+    this.proc.stdin!.end();
+    const t = setTimeout(() => this.proc.kill('SIGKILL'), 5000);
+    await new Promise((r) => this.proc.once('exit', r));
+    clearTimeout(t);
+  }
+}
+
+test('disco over DERP with a real tailscaled: our ping answered, its `tailscale ping` answered', { timeout: 240_000 }, async (t) => {
+  await withLab(t, { hosts: [{ name: 't1', nat: 'easy' }, { name: 'm1', nat: 'easy', peer: 'none' }] }, async (lab) => {
+    const t1 = lab.hosts.get('t1')!.peer!;
+    const authKey = await lab.authKey();
+    const agent = Agent.start(lab.ns('m1'), [...nodeArgv('disco-agent'), JSON.stringify({ serverURL: lab.loginServer, authKey, hostname: 'm1', peerHostname: 't1' })]);
+    try {
+      const ready = await agent.waitFor((e) => e.event === 'ready', 60_000, 'agent ready');
+      const myIP = (ready.addresses as string[]).map((a) => a.replace(/\/\d+$/, '')).find((a) => !a.includes(':'))!;
+      assert.ok(myIP, 'agent has a tailnet IPv4');
+
+      // 1. Our disco ping (sealed by Meshtray) -> tailscaled -> its pong (opened by Meshtray), all via DERP.
+      const pong = await agent.waitFor((e) => e.event === 'pong', 60_000, 'pong from tailscaled');
+      const t1Status = await t1.status();
+      assert.equal(pong.from, t1Status.Self?.PublicKey, 'pong came from t1\'s node key');
+      // tailscaled reports where it saw our ping come from: the DERP magic address 127.3.3.40:<region>.
+      assert.match(String(pong.src), /^127\.3\.3\.40:90[01]$/);
+
+      // 2. tailscaled's own disco ping to us, answered by Meshtray over DERP.
+      const r = await t1.ping(myIP, { count: 3, untilDirect: false, timeoutMs: 5000 });
+      t.diagnostic(r.stdout.trim());
+      assert.ok(r.pongs.length >= 1, `tailscale ping got no pong: ${r.stdout} ${r.stderr}`);
+      for (const p of r.pongs) {
+        assert.equal(p.name, 'm1');
+        assert.equal(p.ip, myIP);
+        assert.equal(p.via.kind, 'derp');
+      }
+      const home = ready.home as number;
+      const code = home === 900 ? 'lab1' : 'lab2';
+      assert.ok(r.pongs.some((p) => p.via.kind === 'derp' && p.via.region === code), `pong via our home DERP(${code})`);
+      assert.ok(agent.events.some((e) => e.event === 'pinged' && e.nodeKeyInPing === t1Status.Self?.PublicKey), 'tailscaled\'s ping carried its node key');
+    } finally {
+      await agent.stop();
+    }
+  });
+});
+
+test('netcheck: Meshtray and `tailscale netcheck` agree in the same namespace (easy and hard NAT)', { timeout: 240_000 }, async (t) => {
+  await withLab(t, { hosts: [{ name: 'e1', nat: 'easy' }, { name: 'h1', nat: 'hard' }] }, async (lab) => {
+    const regions = { Regions: Object.fromEntries(lab.derpers.map((d) => [String(d.region!.regionId), {
+      RegionID: d.region!.regionId, RegionCode: d.region!.regionCode,
+      Nodes: [{ Name: `${d.region!.regionId}a`, RegionID: d.region!.regionId, HostName: d.region!.ip, IPv4: d.region!.ip, IPv6: 'none', STUNPort: d.region!.stunPort, DERPPort: d.region!.derpPort, CertName: d.region!.certName }],
+    }])) };
+    for (const name of ['e1', 'h1']) {
+      const host = lab.hosts.get(name)!;
+      const theirs = (await host.peer!.netcheck()) as TailscaleNetcheckJSON;
+      const out = await new Promise<string>((resolve, reject) => {
+        const p = spawn('ip', ['netns', 'exec', host.ns, ...nodeArgv('netcheck-agent'), JSON.stringify(regions)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MESHTRAY_AGENT_PORT: '0' } });
+        let o = '';
+        let e = '';
+        p.stdout.on('data', (d: Buffer) => (o += d.toString()));
+        p.stderr.on('data', (d: Buffer) => (e += d.toString()));
+        p.on('exit', (c) => (c === 0 ? resolve(o) : reject(new Error(`netcheck agent exited ${c}: ${e}`))));
+      });
+      // tailscaled holds 41641 in that namespace, so our agent uses its own ephemeral port (the public port differs; the IP must not).
+      const ours = (JSON.parse(out.trim().split('\n').at(-1)!) as { report: TailscaleNetcheckJSON }).report;
+      t.diagnostic(`${name}: tailscale ${JSON.stringify({ UDP: theirs.UDP, GlobalV4: theirs.GlobalV4, MappingVariesByDestIP: theirs.MappingVariesByDestIP, RegionLatency: theirs.RegionLatency, PreferredDERP: theirs.PreferredDERP })}`);
+      t.diagnostic(`${name}: meshtray  ${JSON.stringify({ UDP: ours.UDP, GlobalV4: ours.GlobalV4, MappingVariesByDestIP: ours.MappingVariesByDestIP, RegionLatency: ours.RegionLatency, PreferredDERP: ours.PreferredDERP })}`);
+      assert.equal(ours.UDP, theirs.UDP);
+      assert.equal(ours.IPv4, theirs.IPv4);
+      assert.equal(ours.MappingVariesByDestIP, theirs.MappingVariesByDestIP);
+      assert.equal(ours.GlobalV4.split(':')[0], theirs.GlobalV4.split(':')[0], 'same public IP');
+      assert.deepEqual(Object.keys(ours.RegionLatency).sort(), Object.keys(theirs.RegionLatency).sort());
+    }
+  });
+});
