@@ -258,12 +258,13 @@ export class NetMap {
    * otherwise it cannot fail, so the model is never half-updated.
    */
   apply(resp: MapResponse): NetMapChange {
-    if (resp.ControlTime && !isZeroTime(resp.ControlTime)) this.lastControlTime = resp.ControlTime;
-    if (resp.KeepAlive) return new ChangeBuilder().build(true, false, false);
-    const newStream = this.awaitingFirst;
+    const newStream = this.awaitingFirst && !resp.KeepAlive;
     if (newStream && !resp.Node) {
       throw new MeshtrayError('ERR_CONTROL_PROTOCOL', 'first MapResponse of the stream has no Node');
     }
+    // ControlTime counts on keep-alives too (mapSession handles it before the keep-alive check).
+    if (resp.ControlTime && !isZeroTime(resp.ControlTime)) this.lastControlTime = resp.ControlTime;
+    if (resp.KeepAlive) return new ChangeBuilder().build(true, false, false);
 
     // Everything that can be computed without mutating, first.
     const self = resp.Node ? normalizeNode(resp.Node, true) : undefined;

@@ -6,7 +6,7 @@
 // and stay zero until the data plane exists.
 import type { PeerStatus, UserProfile } from '../../../common/schemas/status.js';
 import type { NetMap, NetNode } from './netmap.js';
-import { containsExitRoutes, formatIP, isSingleIP, isTailscaleIP, parsePrefix } from './ip.js';
+import { containsExitRoutes, isTailscaleIP, parseIP } from './ip.js';
 import { GO_ZERO_TIME, isZeroTime, roundGoTimeToSecond } from './go-time.js';
 
 /** What the data plane knows about a peer; everything defaults to "nothing yet". */
@@ -40,17 +40,29 @@ export interface SelfExtras {
   Relay?: string;
 }
 
-/** Addresses as bare IPs: single-IP prefixes only; for peers only Tailscale-range IPs (tsaddr.IsTailscaleIP). */
+/**
+ * Addresses as bare IPs: single-IP prefixes only; for peers only Tailscale-range IPs
+ * (tsaddr.IsTailscaleIP). Prefixes in the netmap are canonical (tailcfg.ts), so the common case
+ * is a string slice, not a parse: this runs for every peer on every status.
+ */
 function bareIPs(addresses: readonly string[] | null | undefined, tailscaleOnly: boolean): string[] {
   const out: string[] = [];
   for (const a of addresses ?? []) {
-    const p = parsePrefix(a);
-    if (!p || !isSingleIP(p)) continue;
-    if (tailscaleOnly && !isTailscaleIP(p.ip)) continue;
-    out.push(formatIP(p.ip));
+    const slash = a.indexOf('/');
+    const bits = a.slice(slash + 1);
+    const v6 = a.includes(':');
+    if (bits !== (v6 ? '128' : '32')) continue;
+    const ip = a.slice(0, slash);
+    if (tailscaleOnly) {
+      // Canonical text of an address in fd7a:115c:a1e0::/48 always starts with "fd7a:115c:a1e0:".
+      if (v6 ? !ip.startsWith(TS_ULA_TEXT) : !isTailscaleIP(parseIP(ip)!)) continue;
+    }
+    out.push(ip);
   }
   return out;
 }
+
+const TS_ULA_TEXT = 'fd7a:115c:a1e0:';
 
 function goTime(t: string | null | undefined): string {
   return t && !isZeroTime(t) ? t : GO_ZERO_TIME;

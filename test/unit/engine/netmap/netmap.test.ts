@@ -47,6 +47,7 @@ test('the first message of a stream must carry Node; without it nothing changes'
   delete raw['Node'];
   assert.throws(() => nm.apply(parse(raw)), (e) => MeshtrayError.is(e) && e.code === 'ERR_CONTROL_PROTOCOL');
   assert.equal(nm.hasNetmap, false);
+  assert.equal(nm.controlTime, undefined);
   assert.equal(nm.peerCount, 0);
   assert.equal(nm.derpMap, undefined);
 });
