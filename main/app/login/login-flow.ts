@@ -1,7 +1,7 @@
 // One-click SSO login: check the server, ask the engine to log in, open the engine's AuthURL in
 // the system browser, show progress, and finish on our own when the engine reports Running
 // (tailscale GUIs do the same with ipn.Notify.BrowseToURL and State). If the browser never comes
-// back, a timeout says so; nothing is lost, the engine keeps its previous prefs except ControlURL.
+// back, a timeout says so; nothing is lost, the engine keeps its prefs (only ControlURL was set) and stays logged out.
 import type { Notify } from '../../../common/schemas/notify.js';
 import { MeshtrayError } from '../../../common/errors/errors.js';
 import type { Clock, Logger, Timer } from '../../engine/ports/ports.js';
@@ -124,7 +124,7 @@ export class LoginFlow {
       phase: 'timed-out',
       controlURL: this.progress.controlURL,
       ...(this.progress.authURL ? { authURL: this.progress.authURL } : {}),
-      message: 'The browser did not come back. Nothing was changed on this device; try again, or open the link by hand.',
+      message: 'The browser did not come back. Try again, or open the login link below by hand; you stay logged out until the sign-in finishes.',
     });
   }
 

@@ -39,6 +39,9 @@ export const DEFAULT_UPDATE_INTERVAL_MS = 4 * 60 * 60 * 1000;
 /** A user-facing sentence for an updater failure; the codes are electron-updater's (builder-util-runtime newError). */
 export function describeUpdateError(e: unknown, currentVersion: string): string {
   const code = typeof e === 'object' && e !== null ? String((e as { code?: unknown }).code ?? '') : '';
+  // Node's fetch puts the socket error in `cause` ("fetch failed" + cause.code ECONNREFUSED).
+  const cause = typeof e === 'object' && e !== null ? (e as { cause?: { code?: unknown } }).cause : undefined;
+  const causeCode = cause && typeof cause === 'object' ? String(cause.code ?? '') : '';
   const msg = e instanceof Error ? e.message : String(e);
   const keep = `You are still on ${currentVersion}; nothing was changed.`;
   if (code === 'ERR_UPDATER_INVALID_SIGNATURE' || /not signed|signature/i.test(msg)) {
@@ -47,7 +50,7 @@ export function describeUpdateError(e: unknown, currentVersion: string): string 
   if (code === 'ERR_CHECKSUM_MISMATCH' || /checksum mismatch/i.test(msg)) {
     return `The downloaded update was damaged (checksum mismatch) and was discarded. ${keep}`;
   }
-  if (/ENOTFOUND|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|ECONNRESET|net::ERR_|getaddrinfo|socket hang up/i.test(`${code} ${msg}`)) {
+  if (/ENOTFOUND|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|ECONNRESET|net::ERR_|getaddrinfo|socket hang up/i.test(`${code} ${causeCode} ${msg}`)) {
     return `The update server could not be reached. ${keep} Meshtray will try again later.`;
   }
   if (code.startsWith('ERR_UPDATER_') ) {

@@ -10,6 +10,7 @@ export function Banners({ nowMs }: { nowMs: number }) {
   const status = useUi((s) => s.engine.status);
   const controlURL = useUi((s) => s.engine.prefs?.ControlURL);
   const secretsWarning = useUi((s) => s.app?.secretsWarning);
+  const update = useUi((s) => s.app?.update);
   const { store } = useServices();
   const act = useAction();
   const days = keyExpiryDays(status, nowMs);
@@ -46,6 +47,19 @@ export function Banners({ nowMs }: { nowMs: number }) {
               <li key={h}>{h}</li>
             ))}
           </ul>
+        </div>
+      )}
+      {update?.phase === 'error' && update.message && (
+        <div role="status" className="banner warn" data-testid="update-banner">
+          {update.message}
+        </div>
+      )}
+      {update?.phase === 'ready' && (
+        <div role="status" className="banner warn" data-testid="update-banner">
+          <span>{update.deferredReason ?? update.message ?? `Meshtray ${update.availableVersion ?? ''} is ready.`}</span>
+          <button type="button" onClick={() => void act((c) => c.app('installUpdate', {}))}>
+            Restart to update
+          </button>
         </div>
       )}
       {secretsWarning && (
