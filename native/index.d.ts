@@ -13,6 +13,10 @@ export interface NativeDataPlaneOptions {
   maxDatagram?: number;
   /** Prefixes whose TUN packets go to onIntercept instead of a peer (MagicDNS quad-100). */
   intercept?: string[];
+  /** Linux: SO_MARK on the shared socket (Tailscale's bypass mark: 0x80000). */
+  fwmark?: number;
+  /** Linux: SO_BINDTODEVICE fallback. */
+  bindDevice?: string;
 }
 
 export interface NativePeerOptions {

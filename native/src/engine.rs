@@ -59,6 +59,7 @@ pub struct Config {
     pub addresses: Vec<(IpAddr, u8)>,
     /// Destinations whose TUN packets go to the host instead of a peer.
     pub intercept: Vec<Prefix>,
+    pub bypass: Bypass,
     /// Datagrams larger than this are dropped as oversized.
     pub max_datagram: usize,
 }
@@ -129,7 +130,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
+/// How the shared socket keeps its own packets out of the tunnel (os-integration.md §1.4;
+/// tailscale net/netns/netns_linux.go): a firewall mark matched by policy rules, or binding to
+/// the physical interface.
+#[derive(Clone, Default)]
+pub struct Bypass {
+    pub fwmark: Option<u32>,
+    pub bind_device: Option<String>,
+}
+
+fn bind_udp(addr: SocketAddr, bypass: &Bypass) -> io::Result<UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let domain = if addr.is_ipv4() { Domain::IPV4 } else { Domain::IPV6 };
     let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
@@ -139,18 +149,40 @@ fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
     // Best effort: unprivileged processes may be capped by net.core.{r,w}mem_max.
     let _ = s.set_recv_buffer_size(SOCKET_BUFFER);
     let _ = s.set_send_buffer_size(SOCKET_BUFFER);
+    apply_bypass(&s, bypass)?;
     s.bind(&addr.into())?;
     let u: UdpSocket = s.into();
     u.set_read_timeout(Some(POLL))?;
     Ok(u)
 }
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn apply_bypass(s: &socket2::Socket, b: &Bypass) -> io::Result<()> {
+    if let Some(mark) = b.fwmark {
+        s.set_mark(mark).map_err(|e| io::Error::new(e.kind(), format!("setting SO_MARK {mark:#x}: {e}")))?;
+    }
+    if let Some(dev) = &b.bind_device {
+        s.bind_device(Some(dev.as_bytes()))
+            .map_err(|e| io::Error::new(e.kind(), format!("SO_BINDTODEVICE {dev}: {e}")))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn apply_bypass(_s: &socket2::Socket, b: &Bypass) -> io::Result<()> {
+    // macOS (IP_BOUND_IF) and Windows (IP_UNICAST_IF) follow with their TUN support.
+    if b.fwmark.is_some() || b.bind_device.is_some() {
+        return Err(io::Error::new(io::ErrorKind::Unsupported, "fwmark/bindDevice are Linux-only so far"));
+    }
+    Ok(())
+}
+
 impl Engine {
     pub fn start(cfg: Config, events: Arc<dyn Events>) -> io::Result<(Arc<Engine>, Vec<JoinHandle<()>>)> {
-        let udp4 = bind_udp(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), cfg.listen_port))?;
+        let udp4 = bind_udp(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), cfg.listen_port), &cfg.bypass)?;
         let port = udp4.local_addr()?.port();
         // IPv6 on the same port if the host has it; a v4-only namespace is fine.
-        let udp6 = bind_udp(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port)).ok();
+        let udp6 = bind_udp(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port), &cfg.bypass).ok();
         let tun = tun::open(&TunConfig { name: cfg.tun_name.clone(), mtu: cfg.mtu, addresses: cfg.addresses.clone() })?;
         let static_private = StaticSecret::from(cfg.private_key);
         let static_public = PublicKey::from(&static_private);

@@ -83,6 +83,11 @@ pub struct DataPlaneOptions {
     /// Prefixes whose packets from the TUN go to onIntercept instead of a peer
     /// (e.g. ["100.100.100.100/32", "fd7a:115c:a1e0::53/128"] for MagicDNS).
     pub intercept: Option<Vec<String>>,
+    /// Linux: SO_MARK for the shared socket, so policy rules route it outside the tunnel
+    /// (Tailscale uses 0x80000, os-integration.md §1.4). Needs CAP_NET_ADMIN.
+    pub fwmark: Option<u32>,
+    /// Linux: SO_BINDTODEVICE fallback when marks are not available.
+    pub bind_device: Option<String>,
 }
 
 #[napi(object)]
@@ -181,6 +186,7 @@ impl DataPlane {
                 private_key,
                 addresses,
                 intercept,
+                bypass: engine::Bypass { fwmark: opts.fwmark, bind_device: opts.bind_device },
                 max_datagram,
             };
             let (engine, threads) = Engine::start(cfg, events.clone())

@@ -21,6 +21,11 @@ export interface DataPlaneOptions {
   /** Destinations whose TUN packets go to onIntercept instead of a peer, e.g. quad-100 for
    * MagicDNS (tailscale net/tstun/wrap.go intercepts 100.100.100.100 the same way). */
   intercept?: string[];
+  /** Linux: SO_MARK on the shared socket so policy rules keep it out of the tunnel
+   * (Tailscale's bypass mark is 0x80000, shared/spec/os-integration.md §1.4). */
+  fwmark?: number;
+  /** Linux: SO_BINDTODEVICE, the fallback when marks are unavailable. */
+  bindDevice?: string;
 }
 
 export interface PeerConfig {

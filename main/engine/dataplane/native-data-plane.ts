@@ -25,6 +25,8 @@ export function openNativeDataPlane(opts: DataPlaneOptions, logger?: Logger): Da
       ...(opts.addresses ? { addresses: opts.addresses } : {}),
       ...(opts.maxDatagram !== undefined ? { maxDatagram: opts.maxDatagram } : {}),
       ...(opts.intercept ? { intercept: opts.intercept } : {}),
+      ...(opts.fwmark !== undefined ? { fwmark: opts.fwmark } : {}),
+      ...(opts.bindDevice !== undefined ? { bindDevice: opts.bindDevice } : {}),
     });
   } catch (e) {
     throw wrapError('opening the data plane', e);

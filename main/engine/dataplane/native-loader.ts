@@ -13,7 +13,7 @@ export const ADDON_FILE = 'meshtray-native.node';
 export interface NativeDataPlaneCtor {
   new (opts: {
     tunName: string; mtu: number; listenPort: number; privateKey: Uint8Array;
-    addresses?: string[]; maxDatagram?: number; intercept?: string[];
+    addresses?: string[]; maxDatagram?: number; intercept?: string[]; fwmark?: number; bindDevice?: string;
   }): NativeDataPlaneHandle;
 }
 

@@ -59,7 +59,7 @@ describe('native data plane in two network namespaces', { skip: !check.ok, timeo
     net = makeNsPair('t');
     A = await Worker.start(net.a);
     B = await Worker.start(net.b);
-    const ra = await A.call<{ port: number; tunName: string }>('open', { tunName: 'mt0', mtu: 1280, listenPort: 41641, privateKey: b64(kA.priv), addresses: [`${TUN_A}/24`, `${TUN6_A}/64`], intercept: ['100.100.100.100/32'] });
+    const ra = await A.call<{ port: number; tunName: string }>('open', { tunName: 'mt0', mtu: 1280, listenPort: 41641, privateKey: b64(kA.priv), addresses: [`${TUN_A}/24`, `${TUN6_A}/64`], intercept: ['100.100.100.100/32'], fwmark: 0x80000 });
     const rb = await B.call<{ port: number; tunName: string }>('open', { tunName: 'mt0', mtu: 1280, listenPort: 0, privateKey: b64(kB.priv), addresses: [`${TUN_B}/24`, `${TUN6_B}/64`] });
     portA = ra.port;
     portB = rb.port;
@@ -136,6 +136,32 @@ describe('native data plane in two network namespaces', { skip: !check.ok, timeo
     assert.equal(stats.length, 1);
     assert.ok(stats[0]!.lastHandshakeMs !== null && stats[0]!.lastHandshakeMs < 60_000, 'a handshake completed');
     assert.equal(stats[0]!.lastRxAddr, `${net.ipB}:${portB}`);
+  });
+
+  it('marks the shared socket so policy routing keeps WireGuard out of its own tunnel', async () => {
+    const ss = sh(['ss', '-u', '-a', '-n', '-e'], { ns: net.a }).stdout;
+    const line = ss.split('\n').find((l) => l.includes(':41641 '));
+    assert.match(line ?? '', /fwmark:0x80000/, `A's socket carries the bypass mark:\n${ss}`);
+    // What an exit node or a subnet route covering the underlay does: unmarked traffic to B's
+    // underlay address goes into the TUN (table 52); marked traffic uses the main table.
+    const rules: string[][] = [
+      ['ip', 'route', 'add', `${net.ipB}/32`, 'dev', 'mt0', 'table', '52'],
+      ['ip', 'rule', 'add', 'pref', '5210', 'fwmark', '0x80000/0xff0000', 'table', 'main'],
+      ['ip', 'rule', 'add', 'pref', '5270', 'table', '52'],
+    ];
+    for (const r of rules) sh(r, { ns: net.a });
+    try {
+      const unmarked = sh(['ping', '-c', '1', '-W', '1', net.ipB], { ns: net.a, allowFail: true });
+      assert.notEqual(unmarked.code, 0, 'control: unmarked traffic to the underlay is captured by the tunnel route');
+      await A.call('setPeers', { peers: [] }); // drop sessions so the next ping needs a fresh handshake
+      await directPeers();
+      const p = await pingAsync(net.a, TUN_B, 3);
+      assert.equal(p.code, 0, `WireGuard over the marked socket still reaches B:\n${p.stdout}`);
+    } finally {
+      sh(['ip', 'rule', 'del', 'pref', '5270'], { ns: net.a, allowFail: true });
+      sh(['ip', 'rule', 'del', 'pref', '5210'], { ns: net.a, allowFail: true });
+      sh(['ip', 'route', 'flush', 'table', '52'], { ns: net.a, allowFail: true });
+    }
   });
 
   it('carries IPv6 inside the tunnel, over an IPv6 underlay endpoint', async () => {

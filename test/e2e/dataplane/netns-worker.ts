@@ -21,6 +21,7 @@ async function handle(m: Msg): Promise<unknown> {
         tunName: String(m.tunName), mtu: Number(m.mtu), listenPort: Number(m.listenPort),
         privateKey: unb64(m.privateKey), addresses: m.addresses as string[],
         ...(m.intercept ? { intercept: m.intercept as string[] } : {}),
+        ...(m.fwmark !== undefined ? { fwmark: Number(m.fwmark) } : {}),
       });
       dp.onDisco((src, bytes) => send({ event: 'disco', src, bytes: b64(bytes) }));
       dp.onStun((src, bytes) => send({ event: 'stun', src, bytes: b64(bytes) }));
