@@ -8,6 +8,8 @@ import { isIP } from 'node:net';
 import { formatIpPort, type IpPort } from '../disco/addr.js';
 import { Counters } from '../derp/counters.js';
 import { regionsOf, stunPort, type DerpMap, type DerpNode, type DerpRegion } from '../derp/derp-map.js';
+import type { DerpDialer } from '../derp/dial.js';
+import { measureHttpsLatency } from './https-latency.js';
 import type { Clock, Logger, Random, Timer } from '../ports/ports.js';
 import { buildBindingRequest, isStun, parseBindingResponse, StunError } from '../stun/stun.js';
 import { choosePreferredDERP, type PastReport } from './preferred-derp.js';
@@ -36,6 +38,13 @@ export interface RunOptions {
   tryDelaysMs?: number[];
   /** ms timestamp of the last DERP frame from the current home, for stickiness. */
   lastHeardFromHome?: number;
+  /**
+   * When no STUN answer came back, measure each region over HTTPS with this dialer (the DERP
+   * TLS dialer), as Go's netcheck does, so a UDP-blocked node still gets a home region.
+   */
+  httpsFallback?: DerpDialer;
+  /** Whole-report budget (Go: 5 s); the HTTPS fallback gets what the STUN phase left. */
+  reportTimeoutMs?: number;
 }
 
 interface Probe {
@@ -199,6 +208,17 @@ export class Netcheck {
     for (const t of timers) t.cancel();
     this.onAnswer = undefined;
     this.inflight.clear();
+
+    if (!report.udp && opts.httpsFallback) {
+      const left = Math.max(500, (opts.reportTimeoutMs ?? 5000) - (clock.now() - started));
+      const measurable = regionsOf(map).filter((r) => !r.NoMeasureNoHome && !r.Avoid);
+      const results = await Promise.all(measurable.map((r) => measureHttpsLatency(r, opts.httpsFallback!, clock, this.nowNs, left)));
+      measurable.forEach((r, i) => {
+        const ns = results[i];
+        if (ns !== undefined) setMin(report.regionLatency, r.RegionID, ns);
+        else this.counters.inc('https-latency-failed');
+      });
+    }
 
     report.now = clock.now();
     const prev = this.last?.preferredDERP ?? 0;

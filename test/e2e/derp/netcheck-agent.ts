@@ -2,6 +2,7 @@
 // the `tailscale netcheck --format=json`-shaped report on stdout. With argv[3] = "derp" it also
 // connects a DERP client to the home region and reports whether the handshake completed.
 import { DerpClient } from '../../../main/engine/derp/client.js';
+import { tlsDialer } from '../../../main/engine/derp/dial.js';
 import type { DerpMap } from '../../../main/engine/derp/derp-map.js';
 import { PrivateKey } from '../../../main/engine/keys/keys.js';
 import { Netcheck } from '../../../main/engine/netcheck/netcheck.js';
@@ -15,7 +16,7 @@ const nc = new Netcheck({ clock: realClock, random, logger: logger('netcheck') }
 // Port 41641 as tailscaled would use; MESHTRAY_AGENT_PORT overrides (e.g. 0 when tailscaled holds 41641).
 const port = Number(process.env.MESHTRAY_AGENT_PORT ?? 41641);
 const sock = await UdpStunSocket.open(nc, port);
-const report = await nc.run(map, sock);
+const report = await nc.run(map, sock, { httpsFallback: tlsDialer(realClock) });
 const localPort = sock.localPort;
 await sock.close();
 const out: Record<string, unknown> = { report: toTailscaleJSON(report), localPort };

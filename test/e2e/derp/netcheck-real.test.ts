@@ -81,11 +81,14 @@ test('no NAT: GlobalV4 is our own address and port', { skip, timeout: 90_000 }, 
   assert.equal(r.MappingVariesByDestIP, false);
 });
 
-test('UDP blocked: UDP false, no public address, DERP over TCP still connects', { skip, timeout: 90_000 }, async () => {
+test('UDP blocked: UDP false, no public address; HTTPS latency still picks a home; DERP over TCP connects', { skip, timeout: 90_000 }, async () => {
   const { report: r, derp } = await netcheckIn(prefix + 'u1', true);
   assert.equal(r.UDP, false);
   assert.equal(r.GlobalV4, '');
   assert.equal(r.MappingVariesByDestIP, null);
-  assert.deepEqual(r.RegionLatency, {});
+  assert.deepEqual(r.RegionV4Latency, {});
+  // Go's netcheck falls back to timing GET /derp/latency-check over the pinned TLS connection.
+  assert.deepEqual(Object.keys(r.RegionLatency).sort(), ['900', '901']);
+  assert.ok([900, 901].includes(r.PreferredDERP));
   assert.equal(derp?.state, 'connected');
 });
