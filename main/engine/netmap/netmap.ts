@@ -246,6 +246,14 @@ export class NetMap {
     this.awaitingFirst = true;
   }
 
+  /** Forgets everything (logout, profile switch): no self node, no peers, nothing to show. */
+  clear(): void {
+    this.resetStreamState();
+    this.selfNode = undefined;
+    this.lastControlTime = undefined;
+    this.awaitingFirst = true;
+  }
+
   /** True once a stream's first message has been applied (there is a netmap to show). */
   get hasNetmap(): boolean {
     return this.selfNode !== undefined;

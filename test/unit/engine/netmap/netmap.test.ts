@@ -400,3 +400,18 @@ test('stored nodes are frozen: subscribers cannot corrupt the model', () => {
   }, TypeError);
   assert.equal(nm.peerByID(2)?.Online, true);
 });
+
+test('clear() forgets the whole map (logout)', () => {
+  const nm = newNetMap();
+  nm.apply(parse(rawFull([2, 3])));
+  nm.clear();
+  assert.equal(nm.hasNetmap, false);
+  assert.equal(nm.self, undefined);
+  assert.equal(nm.peerCount, 0);
+  assert.deepEqual(nm.peers(), []);
+  assert.equal(nm.peerByIP(v4(2)), undefined);
+  assert.equal(nm.derpMap, undefined);
+  assert.equal(nm.packetFilter, undefined);
+  assert.equal(nm.controlTime, undefined);
+  assert.throws(() => nm.apply(parse({ PeersRemoved: [2] })), /no Node/, 'the next message must start a stream');
+});
