@@ -6,7 +6,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runOk } from './exec.js';
 import { Lab } from './lab.js';
+import { LabProcess, waitFor } from './proc.js';
 import { isAlive, netnsList } from './sync-sys.js';
 import { artifactDirFor, skipUnlessLab, withLab } from './with-lab.js';
 
@@ -103,4 +105,38 @@ test('a killed run is cleaned up by the next run; a live concurrent lab is left 
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await live.teardown();
   }
+});
+
+test('impairments: iptables-statistic loss and tbf rate limit on a NAT router act on real traffic', { timeout: 120_000 }, async (t) => {
+  await withLab(t, { hosts: [{ name: 'a1', nat: 'easy', peer: 'none' }], derpRegions: 1 }, async (lab) => {
+    const web = await lab.addWebHost();
+    const router = lab.host('a1').router!.ns;
+    // baseline: reachable
+    await waitFor('a1 reaches the web host', async () => (await lab.exec('a1', ['ping', '-c1', '-W1', web.ip])).code === 0, { timeoutMs: 10_000 });
+
+    // probability 1: every packet through the router's WAN is dropped
+    await lab.topo.addLoss(router, 1);
+    const lost = await lab.exec('a1', ['ping', '-c3', '-i0.2', '-W1', web.ip]);
+    assert.match(lost.stdout, /3 packets transmitted, 0 received/, lost.stdout);
+    await runOk(['iptables', '-w', '-D', 'FORWARD', '-i', 'eth0', '-m', 'statistic', '--mode', 'random', '--probability', '1', '-j', 'DROP'], { ns: router });
+    await runOk(['iptables', '-w', '-D', 'FORWARD', '-o', 'eth0', '-m', 'statistic', '--mode', 'random', '--probability', '1', '-j', 'DROP'], { ns: router });
+    assert.equal((await lab.exec('a1', ['ping', '-c1', '-W1', web.ip])).code, 0, 'reachable again once the rules are gone');
+
+    // tbf 2mbit on the router's WAN egress: an upload from a1 is held near 2 Mbit/s
+    await lab.topo.addRateLimit(router, 'eth0', '2mbit');
+    const srv = LabProcess.start({ name: 'web/iperf3', ns: web.ns, logFile: `${lab.dir}/web/iperf3.log`, argv: ['iperf3', '-s', '-1', '-B', web.ip] });
+    try {
+      let out = '';
+      await waitFor('iperf3 client run', async () => {
+        const r = await lab.exec('a1', ['iperf3', '-c', web.ip, '-t', '3', '-J'], 20_000);
+        out = r.stdout;
+        return r.code === 0 || `iperf3 exit ${r.code}: ${r.stdout.slice(0, 200)}`;
+      }, { timeoutMs: 20_000, intervalMs: 300 });
+      const mbps = (JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e6;
+      t.diagnostic(`tbf 2mbit: ${mbps.toFixed(2)} Mbit/s`);
+      assert.ok(mbps > 0.5 && mbps < 2.6, `received ${mbps.toFixed(2)} Mbit/s through a 2mbit tbf`);
+    } finally {
+      srv.stop(1000);
+    }
+  });
 });
