@@ -140,3 +140,31 @@ test('impairments: iptables-statistic loss and tbf rate limit on a NAT router ac
     }
   });
 });
+
+test('bad input: missing binaries give one line per binary and the fix; a failed build leaves nothing behind', { timeout: 60_000 }, async (t) => {
+  if (skipUnlessLab(t)) return;
+  const saved = process.env.LAB_CACHE;
+  process.env.LAB_CACHE = '/nonexistent/meshtray-lab-cache';
+  try {
+    await assert.rejects(Lab.create({ name: 'no binaries' }), (e: Error) => {
+      assert.match(e.message, /missing tailscaled v1\.98\.10 at \/nonexistent\/meshtray-lab-cache\/bin\/tailscale-v1\.98\.10\/tailscaled/);
+      assert.match(e.message, /missing headscale v0\.29\.2 at /);
+      assert.match(e.message, /fix: run `sudo bash test\/lab\/install\.sh`/);
+      return true;
+    });
+  } finally {
+    if (saved === undefined) delete process.env.LAB_CACHE;
+    else process.env.LAB_CACHE = saved;
+  }
+
+  // A bad host spec fails after Headscale and the derpers are already running: all of it goes.
+  let prefix = '';
+  await assert.rejects(Lab.create({ name: 'half built', hosts: [{ name: 'Bad_Name' }] }), (e: Error & { labPrefix?: string }) => {
+    assert.match(e.message, /lab host name must be short/);
+    prefix = e.labPrefix ?? '';
+    return true;
+  });
+  assert.match(prefix, /^mt[a-z0-9]{4}-$/);
+  assert.deepEqual(leftovers(prefix), [], 'no namespaces or /etc/netns dirs of the failed build');
+  assert.equal(existsSync(`/tmp/mtl/${prefix.slice(2, 6)}`), false, 'no run dir');
+});

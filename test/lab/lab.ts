@@ -150,6 +150,8 @@ export class Lab {
     } catch (e) {
       lab.log(`build failed: ${(e as Error).message}`);
       lab.teardownSync();
+      // so a caller (and the bad-input test) can check that nothing of this run is left
+      if (e instanceof Error) Object.assign(e, { labPrefix: lab.prefix });
       throw e;
     }
   }
