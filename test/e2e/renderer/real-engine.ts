@@ -90,12 +90,19 @@ export class RealEngine {
     return join(this.dir, 'meshtrayd.sock');
   }
 
-  static async start(): Promise<RealEngine> {
+  /**
+   * `configureHeadscale` runs after Headscale first came up (e.g. to add an oidc: block and restart);
+   * `createUser: false` leaves user creation to the login (OIDC users must not be pre-created).
+   */
+  static async start(opts: { createUser?: boolean; configureHeadscale?: (hs: LoopbackHeadscale) => Promise<void> } = {}): Promise<RealEngine> {
     const e = new RealEngine();
     try {
       e.hs = await LoopbackHeadscale.start();
-      const user = (await e.hs.cliJson(['users', 'create', 'alice', '--email', 'alice@example.com', '-d', 'Alice'])) as { id: number | string };
-      e.userId = String(user.id);
+      if (opts.configureHeadscale) await opts.configureHeadscale(e.hs);
+      if (opts.createUser !== false) {
+        const user = (await e.hs.cliJson(['users', 'create', 'alice', '--email', 'alice@example.com', '-d', 'Alice'])) as { id: number | string };
+        e.userId = String(user.id);
+      }
       await e.startDaemon();
       return e;
     } catch (err) {

@@ -1,0 +1,82 @@
+// Runs test/lab/oidc/idp.mjs (the lab's OpenID Provider) as a child process on loopback.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LoopbackHeadscale } from '../control/headscale-loopback.js';
+import { repoRoot } from './paths.js';
+
+export const IDP_CLIENT_SECRET = 'lab-secret';
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+export class IdpProcess {
+  private constructor(
+    readonly issuer: string,
+    private readonly proc: ChildProcess,
+    readonly output: string[],
+  ) {}
+
+  static async start(redirectUris: string[]): Promise<IdpProcess> {
+    const port = await freePort();
+    const issuer = `http://127.0.0.1:${port}`;
+    const proc = spawn(process.execPath, [join(repoRoot(), 'test', 'lab', 'oidc', 'idp.mjs')], {
+      cwd: repoRoot(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ISSUER: issuer, REDIRECT_URIS: redirectUris.join(','), CLIENT_SECRET: IDP_CLIENT_SECRET },
+    });
+    const output: string[] = [];
+    const idp = new IdpProcess(issuer, proc, output);
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`idp did not start:\n${output.join('')}`)), 20_000);
+      proc.stdout!.on('data', (d: Buffer) => {
+        output.push(d.toString());
+        if (output.join('').includes(`idp ready ${issuer}`)) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+      proc.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
+      proc.once('exit', (code) => {
+        clearTimeout(t);
+        reject(new Error(`idp exited (${code}):\n${output.join('')}`));
+      });
+    });
+    return idp;
+  }
+
+  stop(): void {
+    this.proc.kill('SIGTERM');
+  }
+}
+
+/**
+ * Adds Headscale's oidc: block (lab.md §7.2; headscale config-example.yaml) for this IdP and
+ * restarts Headscale on the same database. Must run before any user exists.
+ */
+export async function enableHeadscaleOidc(hs: LoopbackHeadscale, idp: IdpProcess, allowedUsers: string[]): Promise<void> {
+  appendFileSync(
+    hs.configPath,
+    [
+      'oidc:',
+      '  only_start_if_oidc_is_available: true',
+      `  issuer: "${idp.issuer}"`,
+      '  client_id: "headscale"',
+      `  client_secret: "${IDP_CLIENT_SECRET}"`,
+      '  scope: ["openid", "profile", "email"]',
+      '  email_verified_required: true',
+      `  allowed_users: [${allowedUsers.map((u) => JSON.stringify(u)).join(', ')}]`,
+      '  pkce:',
+      '    enabled: true',
+      '    method: S256',
+      '',
+    ].join('\n'),
+  );
+  await hs.restart();
+}
