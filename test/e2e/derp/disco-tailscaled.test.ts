@@ -76,7 +76,11 @@ test('disco over DERP with a real tailscaled: our ping answered, its `tailscale 
       // tailscaled reports where it saw our ping come from: the DERP magic address 127.3.3.40:<region>.
       assert.match(String(pong.src), /^127\.3\.3\.40:90[01]$/);
 
-      // 2. tailscaled's own disco ping to us, answered by Meshtray over DERP.
+      // 2. tailscaled's own disco ping to us, answered by Meshtray over DERP. First wait until
+      //    tailscaled learned our home region from control (our Hostinfo.NetInfo.PreferredDERP).
+      const home = ready.home as number;
+      const code = home === 900 ? 'lab1' : 'lab2';
+      await t1.waitStatus(`t1 sees m1 homed in ${code}`, (s) => Object.values(s.Peer).some((p) => p.TailscaleIPs.includes(myIP) && p.Relay === code), 30_000);
       const r = await t1.ping(myIP, { count: 3, untilDirect: false, timeoutMs: 5000 });
       t.diagnostic(r.stdout.trim());
       assert.ok(r.pongs.length >= 1, `tailscale ping got no pong: ${r.stdout} ${r.stderr}`);
@@ -85,8 +89,7 @@ test('disco over DERP with a real tailscaled: our ping answered, its `tailscale 
         assert.equal(p.ip, myIP);
         assert.equal(p.via.kind, 'derp');
       }
-      const home = ready.home as number;
-      const code = home === 900 ? 'lab1' : 'lab2';
+      assert.equal(r.pongs.length, 3, 'every ping answered');
       assert.ok(r.pongs.some((p) => p.via.kind === 'derp' && p.via.region === code), `pong via our home DERP(${code})`);
       assert.ok(agent.events.some((e) => e.event === 'pinged' && e.nodeKeyInPing === t1Status.Self?.PublicKey), 'tailscaled\'s ping carried its node key');
     } finally {
