@@ -1,0 +1,116 @@
+// Runs inside a lab namespace as a minimal Meshtray node whose WireGuard is the native data plane:
+// registers with Headscale (Meshtray's control client), connects Meshtray's DERP client to its
+// home region, opens the native DataPlane (TUN with our tailnet addresses) and configures every
+// netmap peer as "DERP only". WireGuard from the addon leaves through onDerpSend -> DERP; DERP
+// packets that are not disco are injected into the addon. Disco pings over DERP are answered so
+// tailscaled sees a live peer. Events are JSON lines on stdout; "counters" on stdin prints the
+// addon's counters; stdin EOF exits. argv[2] = JSON { serverURL, authKey, hostname }.
+import { spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { ControlClient } from '../../../main/engine/control/client.js';
+import { DerpManager } from '../../../main/engine/derp/manager.js';
+import type { DerpMap } from '../../../main/engine/derp/derp-map.js';
+import { DiscoCodec, looksLikeDisco } from '../../../main/engine/disco/packet.js';
+import { PrivateKey, PublicKey } from '../../../main/engine/keys/keys.js';
+import { openNativeDataPlane } from '../../../main/engine/dataplane/native-data-plane.js';
+import type { PeerConfig } from '../../../main/engine/dataplane/data-plane.js';
+import { logger, realClock, systemRandomForTests } from '../derp/support.js';
+
+interface Args { serverURL: string; authKey: string; hostname: string }
+interface PeerNode { Key: string; DiscoKey?: string; HomeDERP?: number; DERP?: string; Addresses?: string[]; AllowedIPs?: string[] | null }
+
+const args = JSON.parse(process.argv[2]!) as Args;
+const emit = (o: Record<string, unknown>): void => void process.stdout.write(JSON.stringify(o) + '\n');
+const random = systemRandomForTests();
+const log = logger('dp-agent');
+const machine = PrivateKey.generate('machine', random);
+const node = PrivateKey.generate('node', random);
+const disco = PrivateKey.generate('disco', random);
+const codec = new DiscoCodec(disco, random);
+const client = new ControlClient({ serverURL: args.serverURL, machineKey: machine, logger: log, clock: realClock, random });
+const hostinfo: Record<string, unknown> = { Hostname: args.hostname, OS: 'linux', IPNVersion: '0.1.0-meshtray-e2e' };
+const DERP_MAGIC_IP = '127.3.3.40';
+
+const reg = await client.register({ NodeKey: node.public.toString(), Auth: { AuthKey: args.authKey }, Hostinfo: hostinfo as never });
+if (!reg.MachineAuthorized) throw new Error('not authorized');
+
+let derpMap: DerpMap | undefined;
+let self: { Addresses?: string[] } | undefined;
+const peers = new Map<string, PeerNode>();
+let onPeers: () => void = () => {};
+let firstMap!: () => void;
+const gotFirstMap = new Promise<void>((r) => (firstMap = r));
+const stop = new AbortController();
+const mapReq = { NodeKey: node.public.toString(), DiscoKey: disco.public.toString(), Hostinfo: hostinfo as never };
+void client.mapStream(mapReq, (m) => {
+  const msg = m as { Node?: { Addresses?: string[] }; DERPMap?: DerpMap; Peers?: PeerNode[]; PeersChanged?: PeerNode[]; PeersRemoved?: number[] };
+  if (msg.Node) self = msg.Node;
+  if (msg.DERPMap) derpMap = msg.DERPMap;
+  for (const p of [...(msg.Peers ?? []), ...(msg.PeersChanged ?? [])]) peers.set(p.Key, p);
+  if (msg.Peers || msg.PeersChanged) onPeers();
+  if (self && derpMap) firstMap();
+}, { signal: stop.signal }).catch((e: unknown) => { if (!stop.signal.aborted) emit({ event: 'error', where: 'map', error: String(e) }); });
+await gotFirstMap;
+
+// Home DERP: the lowest region (no netcheck needed for a DERP-only test); tell control.
+const home = Math.min(...Object.keys(derpMap!.Regions ?? {}).map(Number));
+hostinfo.NetInfo = { PreferredDERP: home };
+await client.mapUpdate({ ...mapReq, Hostinfo: hostinfo as never });
+
+const derp = new DerpManager({ nodeKey: node, clock: realClock, random, logger: log });
+derp.setDerpMap(derpMap!);
+derp.setHome(home);
+const peerHome = (p: PeerNode | undefined): number | undefined =>
+  p ? p.HomeDERP || Number(/^127\.3\.3\.40:(\d+)$/.exec(p.DERP ?? '')?.[1] ?? 0) || undefined : undefined;
+
+const addresses = self?.Addresses ?? [];
+const dp = openNativeDataPlane({ tunName: 'mt0', mtu: 1280, listenPort: 0, privateKey: node.rawBytes(), addresses }, log);
+// Route the tailnet ranges into our TUN (inside this lab namespace only).
+for (const r of [['-4', '100.64.0.0/10'], ['-6', 'fd7a:115c:a1e0::/48']]) {
+  spawnSync('ip', [r[0]!, 'route', 'replace', r[1]!, 'dev', 'mt0'], { stdio: 'ignore' });
+}
+
+const applyPeers = (): void => {
+  const list: PeerConfig[] = [...peers.values()].map((p) => ({
+    publicKey: PublicKey.parse('node', p.Key),
+    // AllowedIPs absent means "same as Addresses" (dataplane.md §5).
+    allowedIps: p.AllowedIPs ?? p.Addresses ?? [],
+    endpoint: null,
+    useDerp: true,
+  }));
+  dp.setPeers(list);
+  emit({ event: 'peers', count: list.length });
+};
+onPeers = applyPeers;
+applyPeers();
+
+dp.onDerpSend((dst, bytes) => {
+  if (!derp.send(dst, peerHome(peers.get(dst.toString())), bytes)) emit({ event: 'derp-send-failed' });
+});
+
+derp.on('packet', (region: number, src: PublicKey<'node'>, data: Uint8Array) => {
+  if (!looksLikeDisco(data)) {
+    dp.injectFromDerp(src, data);
+    return;
+  }
+  const opened = codec.open(data, (k) => [...peers.values()].some((p) => p.DiscoKey === k.toString()));
+  if (opened?.msg.type === 'ping') {
+    derp.send(src, region, codec.seal(opened.sender, { type: 'pong', txid: opened.msg.txid, src: { ip: DERP_MAGIC_IP, port: region } }));
+  }
+});
+
+const t0 = Date.now();
+while (derp.client(home)?.state !== 'connected' && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 50));
+emit({ event: 'ready', home, addresses, nodeKey: node.public.toString(), tun: dp.tunName });
+
+const rl = createInterface({ input: process.stdin });
+rl.on('line', (line) => {
+  if (line.trim() === 'counters') emit({ event: 'counters', counters: dp.counters() });
+});
+rl.on('close', async () => {
+  stop.abort();
+  dp.close();
+  client.close();
+  await derp.close();
+  process.exit(0);
+});
