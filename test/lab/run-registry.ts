@@ -1,7 +1,7 @@
 // Each lab run owns a short id (namespace prefix `mt<id>-`, run dir /tmp/mtl/<id>) and records its
 // owner PID + start time there BEFORE creating any namespace. Another run can then tell a leftover
 // of a killed run (owner dead) from a lab running concurrently (owner alive) and removes only the former.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { isAlive, killPidsSync, netnsList, netnsPids, procStartTime, runSync } from './sync-sys.js';
@@ -35,7 +35,9 @@ export function claimRun(name: string): RunClaim {
     }
     if (netnsList().some((n) => n.startsWith(`mt${id}-`))) continue;
     const rec: OwnerRecord = { pid: process.pid, start: procStartTime(process.pid) ?? '', name };
-    writeFileSync(join(dir, 'owner.json'), JSON.stringify(rec));
+    // write-then-rename: a concurrent staleRuns() never reads a half-written record
+    writeFileSync(join(dir, 'owner.json.tmp'), JSON.stringify(rec));
+    renameSync(join(dir, 'owner.json.tmp'), join(dir, 'owner.json'));
     return { id, prefix: `mt${id}-`, dir };
   }
   throw new Error('could not allocate a lab run id');
