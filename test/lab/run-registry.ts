@@ -33,7 +33,10 @@ export function claimRun(name: string): RunClaim {
     } catch {
       continue;
     }
-    if (netnsList().some((n) => n.startsWith(`mt${id}-`))) continue;
+    if (netnsList().some((n) => n.startsWith(`mt${id}-`))) {
+      rmSync(dir, { recursive: true, force: true }); // id still used by a leftover; try another
+      continue;
+    }
     const rec: OwnerRecord = { pid: process.pid, start: procStartTime(process.pid) ?? '', name };
     // write-then-rename: a concurrent staleRuns() never reads a half-written record
     writeFileSync(join(dir, 'owner.json.tmp'), JSON.stringify(rec));
