@@ -2,6 +2,16 @@
 // same "Unmap" Tailscale applies on parse (disco/disco.go parsePong, net/stun/stun.go).
 import { isIPv4, isIPv6 } from 'node:net';
 
+/**
+ * tailcfg.DerpMagicIP: the fake address of a DERP path. `127.3.3.40:<regionID>` as a disco Pong
+ * Src (or a peer's legacy `DERP` field) means "DERP region <regionID>".
+ */
+export const DERP_MAGIC_IP = '127.3.3.40';
+
+export function derpMagicAddr(regionId: number): IpPort {
+  return { ip: DERP_MAGIC_IP, port: regionId };
+}
+
 export interface IpPort {
   /** Dotted IPv4 or canonical (RFC 5952) IPv6 text, no brackets, no zone. */
   ip: string;
