@@ -23,6 +23,8 @@ export class FakeControl implements ControlClientPort {
   answers: Answer[] = [];
   defaultAnswer: Answer = okRegister();
   closedCount = 0;
+  /** PingRequests the backend answered (answerPing calls). */
+  pings: { URL: string; URLIsNoise?: boolean | undefined }[] = [];
   serverURL = '';
 
   factory: ControlClientFactory = (opts) => {
@@ -68,6 +70,11 @@ export class FakeControl implements ControlClientPort {
 
   async mapUpdate(req: MapRequest): Promise<void> {
     this.updates.push(structuredClone(req));
+  }
+
+  async answerPing(req: { URL: string; URLIsNoise?: boolean | undefined }): Promise<number> {
+    this.pings.push({ ...req });
+    return 200;
   }
 
   close(): void {

@@ -10,6 +10,11 @@ export interface ControlClientPort {
   mapStream(req: MapRequest, onMessage: (msg: unknown) => void, opts: { signal: AbortSignal }): Promise<void>;
   /** Lite update (Stream:false, OmitPeers:true). */
   mapUpdate(req: MapRequest, opts?: { signal?: AbortSignal }): Promise<void>;
+  /**
+   * Answers a MapResponse.PingRequest with an empty Types field: a HEAD to its URL, over Noise when
+   * URLIsNoise. Headscale uses these to check that a node is alive (HA subnet routers, its debug page).
+   */
+  answerPing?(req: { URL: string; URLIsNoise?: boolean | undefined }, opts?: { signal?: AbortSignal }): Promise<number>;
   close(): void;
 }
 

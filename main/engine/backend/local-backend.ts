@@ -48,6 +48,8 @@ export interface LocalBackendOptions {
 
 export interface BackendCounters {
   badMapMessages: number;
+  /** PingRequests from control answered with a HEAD. */
+  controlPings: number;
   mapStreams: number;
   mapFailures: number;
   registerFailures: number;
@@ -88,7 +90,7 @@ export class LocalBackend implements LocalApiBackend {
   private liteGen = 0;
   private readonly bus: NotifyBus;
   private closed = false;
-  readonly counters: BackendCounters = { badMapMessages: 0, mapStreams: 0, mapFailures: 0, registerFailures: 0, liteUpdates: 0 };
+  readonly counters: BackendCounters = { badMapMessages: 0, controlPings: 0, mapStreams: 0, mapFailures: 0, registerFailures: 0, liteUpdates: 0 };
 
   constructor(private readonly opts: LocalBackendOptions) {
     this.log = opts.logger;
@@ -500,6 +502,24 @@ export class LocalBackend implements LocalApiBackend {
     return r;
   }
 
+  /**
+   * Control asks "are you there?" with a PingRequest. An empty Types means: send a HEAD to the URL
+   * (tailscale ipnlocal handlePingRequest). Typed pings (disco/TSMP/ICMP/c2n) need the data plane
+   * and are logged and skipped. Never awaited: a slow answer must not stall the map stream.
+   */
+  private answerControlPing(pr: { URL: string; URLIsNoise?: boolean | undefined; Types?: string | undefined }, signal: AbortSignal): void {
+    if (pr.Types) {
+      this.log.debug('map: control ping of a type we cannot answer yet', { types: pr.Types });
+      return;
+    }
+    const client = this.controlClient();
+    if (!client.answerPing) return;
+    this.counters.controlPings++;
+    client.answerPing({ URL: pr.URL, URLIsNoise: pr.URLIsNoise }, { signal }).catch((e: unknown) => {
+      this.log.warn('map: could not answer a control ping', { reason: e instanceof Error ? e.message : String(e) });
+    });
+  }
+
   /** Map polls until the session ends ('stopped') or control no longer knows our key ('relogin'). */
   private async mapLoop(sig: AbortSignal): Promise<MapLoopEnd> {
     let failures = 0;
@@ -544,6 +564,7 @@ export class LocalBackend implements LocalApiBackend {
           this.log.warn('map: message could not be applied; dropping the stream', { reason });
           return drop(`bad map message: ${reason}`);
         }
+        if (p.value.PingRequest) this.answerControlPing(p.value.PingRequest, stream.signal);
         if (p.value.KeepAlive) return;
         if (!gotFirst) {
           gotFirst = true;

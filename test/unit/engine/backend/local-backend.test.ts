@@ -329,3 +329,21 @@ test('hostname change while running sends a lite Hostinfo update', async () => {
   assert.equal(control.updates.length, 1, 'no update when nothing changed');
   await b.shutdown();
 });
+
+test('a PingRequest from control is answered with a HEAD; typed pings are skipped; the stream goes on', async () => {
+  const { b, control, clock } = await makeBackend();
+  await b.start({ AuthKey: AUTH_KEY, Prefs: { ControlURL: 'http://hs' } });
+  await flush();
+  const key = control.registers[0]!.NodeKey;
+  const s = control.lastStream!;
+  s.send(fullMap(node({ id: 1, name: 'box', key }), [node({ id: 2, name: 'peer2' })]));
+  await clock.advance(300);
+  s.send({ PingRequest: { URL: 'http://hs/machine/ping-response?id=abc', URLIsNoise: true } });
+  s.send({ PingRequest: { URL: 'http://hs/x', Types: 'disco', IP: '100.64.0.2' } });
+  await flush();
+  assert.deepEqual(control.pings, [{ URL: 'http://hs/machine/ping-response?id=abc', URLIsNoise: true }]);
+  assert.equal(b.counters.controlPings, 1);
+  assert.equal(s.closed, false, 'a ping does not disturb the map stream');
+  assert.equal(b.backendState, 'Running');
+  await b.shutdown();
+});
