@@ -4,20 +4,27 @@
 // netmap peer as "DERP only". WireGuard from the addon leaves through onDerpSend -> DERP; DERP
 // packets that are not disco are injected into the addon. Disco pings over DERP are answered so
 // tailscaled sees a live peer. Events are JSON lines on stdout; "counters" on stdin prints the
-// addon's counters; stdin EOF exits. argv[2] = JSON { serverURL, authKey, hostname }.
+// addon's counters; stdin EOF exits. argv[2] = JSON { serverURL, authKey, hostname, directIp? }.
+//
+// With `directIp` (the host's own reachable address, for lab hosts without NAT) the agent also
+// does the smallest piece of magicsock: it advertises directIp:<addon port> as its endpoint,
+// answers disco pings that arrive on the addon's shared UDP socket (onDisco -> sendUdp), pings
+// the peers' endpoints the same way, and switches a peer to that direct endpoint once a pong
+// proves the path. Real path selection (heartbeats, fallback, NAT traversal) is the engine's job.
 import { spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { ControlClient } from '../../../main/engine/control/client.js';
 import { DerpManager } from '../../../main/engine/derp/manager.js';
 import type { DerpMap } from '../../../main/engine/derp/derp-map.js';
 import { DiscoCodec, looksLikeDisco } from '../../../main/engine/disco/packet.js';
+import { formatIpPort, type IpPort } from '../../../main/engine/disco/addr.js';
 import { PrivateKey, PublicKey } from '../../../main/engine/keys/keys.js';
 import { openNativeDataPlane } from '../../../main/engine/dataplane/native-data-plane.js';
 import type { PeerConfig } from '../../../main/engine/dataplane/data-plane.js';
 import { logger, realClock, systemRandomForTests } from '../derp/support.js';
 
-interface Args { serverURL: string; authKey: string; hostname: string }
-interface PeerNode { Key: string; DiscoKey?: string; HomeDERP?: number; DERP?: string; Addresses?: string[]; AllowedIPs?: string[] | null }
+interface Args { serverURL: string; authKey: string; hostname: string; directIp?: string }
+interface PeerNode { Key: string; DiscoKey?: string; HomeDERP?: number; DERP?: string; Addresses?: string[]; AllowedIPs?: string[] | null; Endpoints?: string[] | null }
 
 const args = JSON.parse(process.argv[2]!) as Args;
 const emit = (o: Record<string, unknown>): void => void process.stdout.write(JSON.stringify(o) + '\n');
@@ -70,14 +77,19 @@ for (const r of [['-4', '100.64.0.0/10'], ['-6', 'fd7a:115c:a1e0::/48']]) {
   spawnSync('ip', [r[0]!, 'route', 'replace', r[1]!, 'dev', 'mt0'], { stdio: 'ignore' });
 }
 
+/** Peers whose direct path a disco pong proved: node key -> "ip:port". */
+const direct = new Map<string, string>();
 const applyPeers = (): void => {
-  const list: PeerConfig[] = [...peers.values()].map((p) => ({
-    publicKey: PublicKey.parse('node', p.Key),
-    // AllowedIPs absent means "same as Addresses" (dataplane.md §5).
-    allowedIps: p.AllowedIPs ?? p.Addresses ?? [],
-    endpoint: null,
-    useDerp: true,
-  }));
+  const list: PeerConfig[] = [...peers.values()].map((p) => {
+    const ep = direct.get(p.Key) ?? null;
+    return {
+      publicKey: PublicKey.parse('node', p.Key),
+      // AllowedIPs absent means "same as Addresses" (dataplane.md §5).
+      allowedIps: p.AllowedIPs ?? p.Addresses ?? [],
+      endpoint: ep,
+      useDerp: ep === null,
+    };
+  });
   dp.setPeers(list);
   emit({ event: 'peers', count: list.length });
 };
@@ -99,9 +111,51 @@ derp.on('packet', (region: number, src: PublicKey<'node'>, data: Uint8Array) => 
   }
 });
 
+const parseIpPort = (a: string): IpPort => {
+  const i = a.lastIndexOf(':');
+  return { ip: a.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(a.slice(i + 1)) };
+};
+const knownDisco = (k: PublicKey<'disco'>): boolean => [...peers.values()].some((p) => p.DiscoKey === k.toString());
+const pendingPings = new Map<string, { peerKey: string; to: string }>();
+if (args.directIp) {
+  await client.mapUpdate({ ...mapReq, Hostinfo: hostinfo as never, Endpoints: [`${args.directIp}:${dp.port}`], EndpointTypes: [1] } as never);
+  dp.onDisco((src, bytes) => {
+    const opened = codec.open(bytes, knownDisco);
+    if (!opened) return;
+    const m = opened.msg;
+    if (m.type === 'ping') {
+      // Pong from the same socket, telling the peer the address we saw it at.
+      dp.sendUdp(src, codec.seal(opened.sender, { type: 'pong', txid: m.txid, src: parseIpPort(src) }));
+      emit({ event: 'udp-ping', from: src });
+    } else if (m.type === 'pong') {
+      const k = Buffer.from(m.txid).toString('hex');
+      const p = pendingPings.get(k);
+      if (p && p.to === src && !direct.has(p.peerKey)) {
+        direct.set(p.peerKey, src);
+        applyPeers();
+        emit({ event: 'direct', peer: p.peerKey, endpoint: src, pongSrc: formatIpPort(m.src) });
+      }
+    }
+  });
+  const pingEndpoints = (): void => {
+    for (const p of peers.values()) {
+      if (!p.DiscoKey || direct.has(p.Key)) continue;
+      for (const ep of p.Endpoints ?? []) {
+        if (ep.startsWith('[')) continue; // v4 only in this lab
+        const txid = random.bytes(12);
+        pendingPings.set(Buffer.from(txid).toString('hex'), { peerKey: p.Key, to: ep });
+        try {
+          dp.sendUdp(ep, codec.seal(PublicKey.parse('disco', p.DiscoKey), { type: 'ping', txid, nodeKey: node.public, padding: 0 }));
+        } catch { /* unreachable endpoint; try the next */ }
+      }
+    }
+  };
+  setInterval(pingEndpoints, 1000).unref();
+}
+
 const t0 = Date.now();
 while (derp.client(home)?.state !== 'connected' && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 50));
-emit({ event: 'ready', home, addresses, nodeKey: node.public.toString(), tun: dp.tunName });
+emit({ event: 'ready', home, addresses, nodeKey: node.public.toString(), tun: dp.tunName, port: dp.port });
 
 const rl = createInterface({ input: process.stdin });
 rl.on('line', (line) => {

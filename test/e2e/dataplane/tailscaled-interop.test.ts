@@ -1,7 +1,10 @@
-// WireGuard between Meshtray's native data plane and a REAL tailscaled (v1.98.10), relayed by a
-// real derper, with real Headscale (v0.29.2) as control: kernel ping both ways and an exact TCP
-// transfer over the tailnet. The agent is DERP-only, so every WireGuard packet is produced or
-// consumed by boringtun in the addon and carried by Meshtray's DERP client.
+// WireGuard between Meshtray's native data plane and a REAL tailscaled (v1.98.10), with real
+// Headscale (v0.29.2) as control and real derpers:
+//  1. relayed by DERP: every WireGuard packet is produced or consumed by boringtun in the addon
+//     and carried by Meshtray's DERP client; kernel ping both ways and an exact TCP transfer;
+//  2. direct: hosts without NAT, disco over the addon's shared socket proves the path, then a
+//     TCP transfer runs natively while the JS-crossing counter stays at the disco level, and
+//     `tailscale ping` reports our direct ip:port.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -13,7 +16,7 @@ import { shAsync } from './harness.js';
 const here = fileURLToPath(import.meta.url);
 const ext = here.endsWith('.ts') ? 'ts' : 'js';
 const agentArgv = (): string[] => {
-  const file = here.replace(/tailscaled-derp\.test\.(ts|js)$/, `tailscaled-agent.${ext}`);
+  const file = here.replace(/tailscaled-interop\.test\.(ts|js)$/, `tailscaled-agent.${ext}`);
   return ext === 'ts' ? [process.execPath, '--import', 'tsx', file] : [process.execPath, file];
 };
 
@@ -121,6 +124,67 @@ test('native data plane <-> real tailscaled over DERP: ping both ways and an exa
       assert.ok(c.derp.txPackets > 100 && c.derp.rxPackets > 100);
       assert.equal(c.drops.decrypt, 0, 'every WireGuard packet from tailscaled decrypted');
       assert.equal(c.drops.internalError, 0);
+    } finally {
+      await agent.stop();
+    }
+  });
+});
+
+test('native data plane <-> real tailscaled on a direct path: WireGuard stays native, tailscale ping goes direct', { timeout: 240_000 }, async (t) => {
+  await withLab(t, { hosts: [{ name: 't1', nat: 'none' }, { name: 'm1', nat: 'none', peer: 'none' }] }, async (lab) => {
+    const t1 = lab.hosts.get('t1')!.peer!;
+    const m1Ip = lab.hosts.get('m1')!.publicIp;
+    const authKey = await lab.authKey();
+    const agent = Agent.start(lab.ns('m1'), [...agentArgv(), JSON.stringify({ serverURL: lab.loginServer, authKey, hostname: 'm1', directIp: m1Ip })]);
+    try {
+      const ready = await agent.waitFor((e) => e.event === 'ready', 60_000, 'agent ready');
+      const myIP = (ready.addresses as string[]).map((a) => a.replace(/\/\d+$/, '')).find((a) => !a.includes(':'))!;
+      const t1IP = (await t1.status()).Self?.TailscaleIPs?.find((a: string) => !a.includes(':'))!;
+      const d = await agent.waitFor((e) => e.event === 'direct', 60_000, 'a disco pong over UDP from tailscaled');
+      t.diagnostic(`direct path to t1: ${String(d.endpoint)} (t1 saw us at ${String(d.pongSrc)})`);
+      assert.equal(String(d.pongSrc).split(':')[0], m1Ip, 'tailscaled saw our pings come from our own address');
+
+      const p = await pingUntil(lab.ns('m1'), t1IP, 20_000);
+      assert.equal(p.code, 0, `ping meshtray -> tailscaled failed:\n${p.stdout}`);
+
+      // tailscaled's own disco ping: answered on the addon's socket, so it reports a direct path.
+      let direct = false;
+      for (let i = 0; i < 10 && !direct; i++) {
+        const r = await t1.ping(myIP, { count: 3, untilDirect: true, timeoutMs: 5000 });
+        direct = r.pongs.some((x) => x.via.kind === 'direct' && x.via.endpoint === `${m1Ip}:${Number(ready.port)}`);
+        t.diagnostic(r.stdout.trim().split('\n').slice(-1)[0] ?? '');
+      }
+      assert.ok(direct, 'tailscale ping reached us directly');
+
+      const before = await agent.counters();
+      const size = 16 * 1024 * 1024;
+      const server = shAsync([process.execPath, '-e', `
+        const h = require('crypto').createHash('sha256'); let n = 0;
+        const srv = require('net').createServer((s) => {
+          s.on('data', (d) => { n += d.length; h.update(d); });
+          s.on('end', () => { s.end(n + ' ' + h.digest('hex')); srv.close(); });
+        }).listen(7004, '${t1IP}');
+        setTimeout(() => process.exit(3), 90000).unref();`], lab.ns('t1'));
+      await new Promise((r) => setTimeout(r, 700));
+      const client = await shAsync([process.execPath, '-e', `
+        const data = require('crypto').randomBytes(${size});
+        const want = require('crypto').createHash('sha256').update(data).digest('hex');
+        const s = require('net').connect(7004, '${t1IP}', () => s.end(data));
+        let reply = ''; s.on('data', (d) => (reply += d));
+        s.on('end', () => console.log(JSON.stringify({ reply, want })));`], lab.ns('m1'));
+      const srv = await server;
+      assert.equal(client.code, 0, `TCP client: ${client.stderr}`);
+      assert.equal(srv.code, 0, `TCP server: ${srv.stderr}`);
+      const { reply, want } = JSON.parse(client.stdout) as { reply: string; want: string };
+      assert.equal(reply, `${size} ${want}`);
+      const after = await agent.counters();
+      const wg = after.direct.txPackets - before.direct.txPackets;
+      const crossed = after.toJs.total - before.toJs.total;
+      t.diagnostic(`during the transfer: ${wg} direct WireGuard packets sent, ${after.direct.rxPackets - before.direct.rxPackets} received, ${crossed} packets crossed into JS (${JSON.stringify(after.toJs)}), derp tx ${after.derp.txPackets - before.derp.txPackets}`);
+      assert.ok(wg > 5000, 'the transfer went over the direct path');
+      assert.ok(crossed < 50, `only disco/keep-alive traffic crosses into JS under load (saw ${crossed})`);
+      assert.equal(after.derp.txPackets - before.derp.txPackets, 0, 'nothing of the transfer went via DERP');
+      assert.equal(after.drops.decrypt, 0);
     } finally {
       await agent.stop();
     }
