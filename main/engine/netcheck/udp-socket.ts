@@ -7,8 +7,16 @@ import type { Netcheck, StunSender } from './netcheck.js';
 export class UdpStunSocket implements StunSender {
   private constructor(private readonly sock: Socket) {}
 
-  /** Binds udp4 on `address:port` (default any:0) and routes STUN replies to `netcheck`. */
-  static async open(netcheck: Netcheck, port = 0, address?: string): Promise<UdpStunSocket> {
+  /**
+   * Binds udp4 on `address:port` (default any:0) and routes STUN replies to `netcheck`; any
+   * other datagram goes to `onOther` (e.g. disco), else it is dropped.
+   */
+  static async open(
+    netcheck: Netcheck,
+    port = 0,
+    address?: string,
+    onOther?: (packet: Uint8Array, from: { ip: string; port: number }) => void,
+  ): Promise<UdpStunSocket> {
     const sock = createSocket({ type: 'udp4' });
     await new Promise<void>((resolve, reject) => {
       sock.once('error', reject);
@@ -18,7 +26,9 @@ export class UdpStunSocket implements StunSender {
       });
     });
     sock.on('message', (msg, rinfo) => {
-      netcheck.onStunPacket(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), { ip: rinfo.address, port: rinfo.port });
+      const bytes = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
+      const from = { ip: rinfo.address, port: rinfo.port };
+      if (!netcheck.onStunPacket(bytes, from)) onOther?.(bytes, from);
     });
     sock.on('error', () => {
       /* ICMP unreachable etc.: the probe simply times out */

@@ -7,7 +7,8 @@ import { ControlClient } from '../../../main/engine/control/client.js';
 import { DerpManager } from '../../../main/engine/derp/manager.js';
 import type { DerpMap } from '../../../main/engine/derp/derp-map.js';
 import { DiscoCodec, looksLikeDisco } from '../../../main/engine/disco/packet.js';
-import { formatIpPort } from '../../../main/engine/disco/addr.js';
+import { networkInterfaces } from 'node:os';
+import { derpMagicAddr, formatIpPort, type IpPort } from '../../../main/engine/disco/addr.js';
 import { PrivateKey, PublicKey } from '../../../main/engine/keys/keys.js';
 import { Netcheck } from '../../../main/engine/netcheck/netcheck.js';
 import { UdpStunSocket } from '../../../main/engine/netcheck/udp-socket.js';
@@ -26,7 +27,6 @@ const disco = PrivateKey.generate('disco', random);
 const codec = new DiscoCodec(disco, random);
 const client = new ControlClient({ serverURL: args.serverURL, machineKey: machine, logger: log, clock: realClock, random });
 const hostinfo: Record<string, unknown> = { Hostname: args.hostname, OS: 'linux', IPNVersion: '0.1.0-meshtray-e2e' };
-const DERP_MAGIC_IP = '127.3.3.40'; // tailcfg.DerpMagicIP: "ip" of a DERP path in disco Pong.Src
 
 const reg = await client.register({ NodeKey: node.public.toString(), Auth: { AuthKey: args.authKey }, Hostinfo: hostinfo as never });
 if (!reg.MachineAuthorized) throw new Error('not authorized');
@@ -47,17 +47,20 @@ void client.mapStream(mapReq, (m) => {
 }, { signal: stop.signal }).catch((e: unknown) => { if (!stop.signal.aborted) emit({ event: 'error', where: 'map', error: String(e) }); });
 await gotFirstMap;
 
-// Netcheck from our own socket, then tell control our home region.
+// Netcheck from our own UDP socket (kept open afterwards for disco over UDP), then tell control
+// our home region and endpoints (STUN-learned public ip:port, then the local address).
 const nc = new Netcheck({ clock: realClock, random, logger: log });
-const sock = await UdpStunSocket.open(nc, 41641);
+let onUdp: (packet: Uint8Array, from: IpPort) => void = () => undefined;
+const sock = await UdpStunSocket.open(nc, 41641, undefined, (p, from) => onUdp(p, from));
 const report = await nc.run(derpMap!, sock);
-await sock.close();
 const home = report.preferredDERP || Number(Object.keys(derpMap!.Regions ?? {}).sort()[0]);
 hostinfo.NetInfo = {
   PreferredDERP: home, WorkingUDP: report.udp, MappingVariesByDestIP: report.mappingVariesByDestIP ?? null,
   DERPLatency: Object.fromEntries([...report.regionLatency].map(([id, ns]) => [`${id}-v4`, ns / 1e9])),
 };
-await client.mapUpdate({ ...mapReq, Hostinfo: hostinfo as never });
+const localIPv4 = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+const endpoints = [...(report.globalV4 ? [formatIpPort(report.globalV4)] : []), ...(localIPv4 ? [`${localIPv4}:41641`] : [])];
+await client.mapUpdate({ ...mapReq, Hostinfo: hostinfo as never, Endpoints: endpoints, EndpointTypes: endpoints.map((_e, i) => (i === 0 && report.globalV4 ? 2 : 1)) as never });
 emit({ event: 'netcheck', home, udp: report.udp, globalV4: report.globalV4 ? formatIpPort(report.globalV4) : '' });
 
 const derp = new DerpManager({ nodeKey: node, clock: realClock, random, logger: log });
@@ -81,7 +84,7 @@ derp.on('packet', (region, src, data) => {
   const m = opened.msg;
   if (m.type === 'ping') {
     // Answer over the path it came on (DERP region), with Src = the DERP magic address.
-    derp.send(src, region, codec.seal(opened.sender, { type: 'pong', txid: m.txid, src: { ip: DERP_MAGIC_IP, port: region } }));
+    derp.send(src, region, codec.seal(opened.sender, { type: 'pong', txid: m.txid, src: derpMagicAddr(region) }));
     emit({ event: 'pinged', region, from: src.toString(), nodeKeyInPing: m.nodeKey?.toString() });
   } else if (m.type === 'pong') {
     const k = Buffer.from(m.txid).toString('hex');
@@ -90,10 +93,43 @@ derp.on('packet', (region, src, data) => {
       pending.delete(k);
       emit({ event: 'pong', region, from: src.toString(), latencyMs: Date.now() - p.at, src: formatIpPort(m.src) });
     }
+  } else if (m.type === 'callMeMaybe') {
+    // The peer's endpoints: ping each over UDP so our NAT opens towards it (magicsock does the same).
+    emit({ event: 'callMeMaybe', region, endpoints: m.endpoints.map(formatIpPort) });
+    for (const ep of m.endpoints) if (!ep.ip.includes(':')) udpPing(opened.sender, src, ep);
   } else {
     emit({ event: 'disco', type: m.type, region });
   }
 });
+
+const udpPending = new Map<string, { at: number; to: string }>();
+function udpPing(peerDisco: PublicKey<'disco'>, _peerNode: PublicKey<'node'>, ep: IpPort): void {
+  const txid = random.bytes(12);
+  udpPending.set(Buffer.from(txid).toString('hex'), { at: Date.now(), to: formatIpPort(ep) });
+  void sock.send(codec.seal(peerDisco, { type: 'ping', txid, nodeKey: node.public, padding: 0 }), ep.ip, ep.port).catch(() => undefined);
+}
+
+// Disco over UDP on the same socket as STUN: answer pings with pongs carrying the source we saw.
+onUdp = (packet, from) => {
+  if (!looksLikeDisco(packet)) return;
+  const opened = codec.open(packet, (k) => [...peers.values()].some((p) => p.DiscoKey === k.toString()));
+  if (!opened) {
+    emit({ event: 'udp-disco-dropped', counters: codec.counters.snapshot() });
+    return;
+  }
+  const m = opened.msg;
+  if (m.type === 'ping') {
+    void sock.send(codec.seal(opened.sender, { type: 'pong', txid: m.txid, src: from }), from.ip, from.port).catch(() => undefined);
+    emit({ event: 'udp-pinged', from: formatIpPort(from), nodeKeyInPing: m.nodeKey?.toString() });
+  } else if (m.type === 'pong') {
+    const k = Buffer.from(m.txid).toString('hex');
+    const p = udpPending.get(k);
+    if (p) {
+      udpPending.delete(k);
+      emit({ event: 'udp-pong', from: formatIpPort(from), to: p.to, latencyMs: Date.now() - p.at, src: formatIpPort(m.src) });
+    }
+  }
+};
 derp.on('state', (region, state, info) => emit({ event: 'derp-state', region, state, ...(info.error ? { error: info.error } : {}) }));
 
 const t0 = Date.now();
@@ -122,5 +158,6 @@ process.stdin.on('end', async () => {
   stop.abort();
   client.close();
   await derp.close();
+  await sock.close();
   process.exit(0);
 });

@@ -98,6 +98,41 @@ test('disco over DERP with a real tailscaled: our ping answered, its `tailscale 
   });
 });
 
+test('disco over UDP with a real tailscaled: CallMeMaybe via DERP, then `tailscale ping` goes direct', { timeout: 240_000 }, async (t) => {
+  await withLab(t, { hosts: [{ name: 't1', nat: 'easy' }, { name: 'm1', nat: 'easy', peer: 'none' }] }, async (lab) => {
+    const t1host = lab.hosts.get('t1')!;
+    const m1host = lab.hosts.get('m1')!;
+    const t1 = t1host.peer!;
+    const authKey = await lab.authKey();
+    const agent = Agent.start(lab.ns('m1'), [...nodeArgv('disco-agent'), JSON.stringify({ serverURL: lab.loginServer, authKey, hostname: 'm1', peerHostname: 't1' })]);
+    try {
+      const ready = await agent.waitFor((e) => e.event === 'ready', 60_000, 'agent ready');
+      const myIP = (ready.addresses as string[]).map((a) => a.replace(/\/\d+$/, '')).find((a) => !a.includes(':'))!;
+      const nc = await agent.waitFor((e) => e.event === 'netcheck', 1000, 'netcheck');
+      assert.equal(nc.globalV4, `${m1host.publicIp}:41641`, 'our STUN-learned endpoint (easy NAT keeps the port)');
+      const code = (ready.home as number) === 900 ? 'lab1' : 'lab2';
+      await t1.waitStatus('t1 knows m1', (s) => Object.values(s.Peer).some((p) => p.TailscaleIPs.includes(myIP) && p.Relay === code), 30_000);
+      // tailscale ping (until direct): first over DERP; tailscaled sends CallMeMaybe with its
+      // endpoints over DERP and disco-pings our advertised endpoints over UDP; we answer and ping back.
+      const r = await t1.ping(myIP, { count: 15, untilDirect: true, timeoutMs: 5000 });
+      t.diagnostic(r.stdout.trim());
+      const cmm = agent.events.find((e) => e.event === 'callMeMaybe');
+      assert.ok(cmm, `tailscaled sent CallMeMaybe over DERP; events ${JSON.stringify(agent.events.map((e) => e.event))}`);
+      assert.ok((cmm.endpoints as string[]).includes(`${t1host.publicIp}:41641`), `CallMeMaybe lists t1's public endpoint: ${JSON.stringify(cmm.endpoints)}`);
+      const udpPinged = agent.events.find((e) => e.event === 'udp-pinged');
+      assert.ok(udpPinged, 'tailscaled disco-pinged us over UDP');
+      assert.equal(udpPinged.from, `${t1host.publicIp}:41641`);
+      const last = r.pongs.at(-1);
+      assert.ok(last, `no pong at all: ${r.stdout} ${r.stderr}`);
+      assert.deepEqual(last.via, { kind: 'direct', endpoint: `${m1host.publicIp}:41641` }, r.stdout);
+      assert.equal(r.code, 0, 'tailscale ping exits 0 once direct');
+      assert.ok(agent.events.some((e) => e.event === 'udp-pong' && e.from === `${t1host.publicIp}:41641`), 'our UDP ping answered by tailscaled');
+    } finally {
+      await agent.stop();
+    }
+  });
+});
+
 test('netcheck: Meshtray and `tailscale netcheck` agree in the same namespace (easy and hard NAT)', { timeout: 240_000 }, async (t) => {
   await withLab(t, { hosts: [{ name: 'e1', nat: 'easy' }, { name: 'h1', nat: 'hard' }] }, async (lab) => {
     const regions = { Regions: Object.fromEntries(lab.derpers.map((d) => [String(d.region!.regionId), {
