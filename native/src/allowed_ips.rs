@@ -70,7 +70,7 @@ impl<T: Clone> AllowedIps<T> {
             None => {
                 tables.push((p.len, HashMap::new()));
                 // Longest first, so lookup can stop at the first hit.
-                tables.sort_by(|a, b| b.0.cmp(&a.0));
+                tables.sort_by_key(|t| std::cmp::Reverse(t.0));
                 tables.iter().position(|(l, _)| *l == p.len).unwrap_or(0)
             }
         };

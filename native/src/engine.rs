@@ -319,7 +319,7 @@ impl Engine {
                 }
             })
             .collect();
-        v.sort_by(|a, b| a.key.cmp(&b.key));
+        v.sort_by_key(|p| p.key);
         v
     }
 
@@ -485,11 +485,8 @@ impl Engine {
                 self.send_to_peer(peer, out);
                 // After a handshake, boringtun has queued packets to flush: repeat with an empty
                 // datagram until Done (noise/mod.rs `decapsulate` docs).
-                loop {
-                    match tunn.decapsulate(None, &[], work) {
-                        TunnResult::WriteToNetwork(out) => self.send_to_peer(peer, out),
-                        _ => break,
-                    }
+                while let TunnResult::WriteToNetwork(out) = tunn.decapsulate(None, &[], work) {
+                    self.send_to_peer(peer, out);
                 }
             }
             TunnResult::WriteToTunnelV4(pkt, from) => self.to_tun(t, peer, pkt, IpAddr::V4(from)),
