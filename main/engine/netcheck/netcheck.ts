@@ -64,6 +64,7 @@ export class Netcheck {
   private onAnswer: ((p: Probe, addr: IpPort, rttNs: number) => void) | undefined;
   private history: PastReport[] = [];
   private last: NetcheckReport | undefined;
+  private running: Promise<NetcheckReport> | undefined;
 
   constructor(private readonly o: NetcheckOptions) {
     this.counters = o.counters ?? new Counters('netcheck_');
@@ -104,8 +105,20 @@ export class Netcheck {
     return true;
   }
 
-  /** Runs one full report. Never rejects for network reasons: failures show as UDP=false. */
-  async run(map: DerpMap, sender: StunSender, opts: RunOptions = {}): Promise<NetcheckReport> {
+  /**
+   * Runs one full report. Never rejects for network reasons: failures show as UDP=false.
+   * A call while a report is running joins that report (one probe set at a time per socket).
+   */
+  run(map: DerpMap, sender: StunSender, opts: RunOptions = {}): Promise<NetcheckReport> {
+    if (this.running) return this.running;
+    const p = this.runOnce(map, sender, opts).finally(() => {
+      this.running = undefined;
+    });
+    this.running = p;
+    return p;
+  }
+
+  private async runOnce(map: DerpMap, sender: StunSender, opts: RunOptions): Promise<NetcheckReport> {
     const { clock } = this.o;
     const started = clock.now();
     const report = emptyReport();

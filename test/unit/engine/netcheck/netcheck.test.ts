@@ -31,7 +31,8 @@ function fakeNet(clock: ManualClock, nc: () => Netcheck, opts: { rttMs: Record<s
 
 function setup() {
   const clock = new ManualClock();
-  const nc = new Netcheck({ clock, random: new SeededRandom(), logger: new RecordingLogger(), nowNs: () => clock.now() * 1e6 });
+  const t0 = clock.now(); // relative, so ns values stay exact in a double
+  const nc = new Netcheck({ clock, random: new SeededRandom(), logger: new RecordingLogger(), nowNs: () => (clock.now() - t0) * 1e6 });
   return { clock, nc };
 }
 
@@ -113,4 +114,23 @@ test('home stays sticky across runs', async () => {
   p = nc.run(map, net.sender);
   await clock.advance(3000);
   assert.equal((await p).preferredDERP, 900);
+});
+
+test('IPv6 probes: GlobalV6 and per-family latency; a concurrent run joins the running one', async () => {
+  const { clock, nc } = setup();
+  const v6map: DerpMap = { Regions: { '900': { RegionID: 900, RegionCode: 'lab1', Nodes: [{ Name: '900a', RegionID: 900, HostName: 'x', IPv4: '198.51.100.30', IPv6: '2001:db8::30', STUNPort: 3478 }] } } };
+  const net = fakeNet(clock, () => nc, {
+    rttMs: { '198.51.100.30': 10, '2001:db8::30': 4 },
+    natFor: (s) => (s.includes(':') ? { ip: '2001:db8::99', port: 41641 } : { ip: '203.0.113.5', port: 41641 }),
+  });
+  const p1 = nc.run(v6map, net.sender, { ipv6: true });
+  const p2 = nc.run(v6map, net.sender, { ipv6: true });
+  assert.equal(p1, p2);
+  await clock.advance(3000);
+  const r = toTailscaleJSON(await p1);
+  assert.equal(r.IPv6, true);
+  assert.equal(r.GlobalV6, '[2001:db8::99]:41641');
+  assert.deepEqual(r.RegionV6Latency, { '900': 4e6 });
+  assert.deepEqual(r.RegionV4Latency, { '900': 10e6 });
+  assert.deepEqual(r.RegionLatency, { '900': 4e6 });
 });
