@@ -14,6 +14,9 @@ import { chooseEngineHost } from './engine-host/host-choice.js';
 import { nodeHostProbe } from './engine-host/node-host-probe.js';
 import type { EngineConnection } from './engine-host/engine-connection.js';
 import { unavailableEngine } from './engine-host/unavailable-engine.js';
+import { startInProcessEngine } from './engine-host/in-process-engine.js';
+import { MemoryStateStore } from '../engine/state/memory-state-store.js';
+import type { StateStore } from '../engine/ports/ports.js';
 import { APP_STATE_CHANNEL, NOTIFY_CHANNEL, WATCH_START_CHANNEL, WATCH_STOP_CHANNEL } from './ipc/channels.js';
 import { IpcRouter } from './ipc/router.js';
 import { createSenderPolicy } from './ipc/sender-policy.js';
@@ -64,14 +67,29 @@ async function main(): Promise<void> {
   });
   let engine: EngineConnection;
   let host: { mode: 'attached' | 'in-process' | 'unavailable'; detail: string };
+  let secretsWarning: string | undefined;
+  let stopEngine: () => Promise<void> = async () => undefined;
   if (choice.mode === 'attached') {
     engine = new LocalClient({ socketPath: choice.socketPath });
     host = { mode: 'attached', detail: choice.socketPath };
+  } else if (choice.mode === 'in-process') {
+    // Secrets go to the OS keychain; if it is locked or missing the window says so and this
+    // session keeps state in memory only (nothing on disk is touched or lost).
+    const keychain = new KeychainStateStore(safeStorage, new FileBlobStore(join(app.getPath('userData'), 'state')));
+    let store: StateStore = keychain;
+    try {
+      await keychain.assertUsable();
+    } catch (e) {
+      secretsWarning = `${MeshtrayError.is(e) ? e.message : String(e)} Until then Meshtray will not remember this login.`;
+      store = new MemoryStateStore();
+    }
+    const inproc = await startInProcessEngine({ store, log: log.child('engine'), version: app.getVersion() });
+    engine = inproc.engine;
+    stopEngine = inproc.stop;
+    host = { mode: 'in-process', detail: choice.reason };
   } else {
-    // In-process hosting needs the engine backend; until it exists the app says so instead of pretending.
-    const reason = choice.mode === 'unavailable' ? choice.reason : `in-process engine not built yet (${choice.reason})`;
-    engine = unavailableEngine(reason);
-    host = { mode: 'unavailable', detail: reason };
+    engine = unavailableEngine(choice.reason);
+    host = { mode: 'unavailable', detail: choice.reason };
   }
 
   const { autoUpdater } = electronUpdater;
@@ -88,10 +106,7 @@ async function main(): Promise<void> {
     shell: { openWindow: () => showWindow(), quit: () => app.quit(), copyText: (t) => clipboard.writeText(t) },
   });
 
-  if (host.mode === 'in-process') {
-    const secrets = new KeychainStateStore(safeStorage, new FileBlobStore(join(app.getPath('userData'), 'secrets')));
-    await secrets.assertUsable().catch((e: unknown) => controller.setSecretsWarning(MeshtrayError.is(e) ? e.message : String(e)));
-  }
+  if (secretsWarning) controller.setSecretsWarning(secretsWarning);
 
   const ourWindows = (): ReadonlySet<number> => new Set(win && !win.isDestroyed() ? [win.webContents.id] : []);
   const policy = createSenderPolicy({ trustedWebContents: ourWindows, allowedUrlPrefixes: [`file://${RENDERER_INDEX}`] });
@@ -136,7 +151,10 @@ async function main(): Promise<void> {
   });
   controller.start();
   app.on('second-instance', () => showWindow());
-  app.on('before-quit', () => controller.stop());
+  app.on('before-quit', () => {
+    controller.stop();
+    void stopEngine();
+  });
   // A tray app keeps running with its window closed.
   app.on('window-all-closed', () => undefined);
   showWindow();

@@ -20,7 +20,8 @@ export interface HostProbe {
 
 export type HostChoice =
   | { mode: 'attached'; socketPath: string }
-  | { mode: 'in-process'; helperSocketPath: string; reason: string }
+  /** helperSocketPath is undefined when the helper is not installed: the engine then runs control-plane only. */
+  | { mode: 'in-process'; helperSocketPath: string | undefined; reason: string }
   | { mode: 'unavailable'; reason: string };
 
 export interface HostChoiceOptions {
@@ -52,7 +53,12 @@ export async function chooseEngineHost(probe: HostProbe, o: HostChoiceOptions): 
   }
   const helper = await probe.stat(o.helperSocketPath);
   if (!helper || !helper.isSocket || helper.uid !== 0) {
-    return { mode: 'unavailable', reason: `No running meshtrayd${why}, and the privileged helper at ${o.helperSocketPath} is not installed or not owned by root.` };
+    // Still useful: log in, see the tailnet, change settings. Carrying traffic needs the helper.
+    return {
+      mode: 'in-process',
+      helperSocketPath: undefined,
+      reason: `no running meshtrayd${why}; the privileged helper at ${o.helperSocketPath} is not installed or not owned by root, so this device can log in and see the tailnet but cannot carry traffic`,
+    };
   }
   return { mode: 'in-process', helperSocketPath: o.helperSocketPath, reason: `no running meshtrayd${why}` };
 }

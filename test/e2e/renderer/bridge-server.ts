@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { AppController } from '../../../main/app/app-controller.js';
 import type { EngineConnection } from '../../../main/app/engine-host/engine-connection.js';
+import type { AppState } from '../../../main/app/ipc/app-contract.js';
 import { IpcRouter } from '../../../main/app/ipc/router.js';
 import { createSenderPolicy } from '../../../main/app/ipc/sender-policy.js';
 import { checkControlServer } from '../../../main/app/login/server-check.js';
@@ -25,6 +26,8 @@ export interface BridgeOptions {
   updater?: Updater;
   log: Logger;
   loginTimeoutMs?: number;
+  host?: AppState['host'];
+  secretsWarning?: string;
 }
 
 const WINDOW_ID = 1;
@@ -54,7 +57,7 @@ export class RendererBridge {
   constructor(private readonly o: BridgeOptions) {
     this.controller = new AppController({
       engine: o.engine,
-      host: { mode: 'attached', detail: 'test bridge' },
+      host: o.host ?? { mode: 'attached', detail: 'test bridge' },
       opener: o.opener,
       checkServer: (url) => checkControlServer(url, (u, init) => fetch(u, init)),
       updater: o.updater ?? { check: async () => null, download: async () => undefined, quitAndInstall: () => undefined },
@@ -80,6 +83,7 @@ export class RendererBridge {
     // showing our page (the harness's index.html on this bridge's origin).
     const policy = createSenderPolicy({ trustedWebContents: () => new Set([WINDOW_ID]), allowedUrlPrefixes: [this.url] });
     this.router = new IpcRouter(this.o.engine, this.controller.handlers, policy, this.o.log);
+    if (this.o.secretsWarning) this.controller.setSecretsWarning(this.o.secretsWarning);
     this.controller.start();
   }
 

@@ -94,7 +94,7 @@ export class RealEngine {
    * `configureHeadscale` runs after Headscale first came up (e.g. to add an oidc: block and restart);
    * `createUser: false` leaves user creation to the login (OIDC users must not be pre-created).
    */
-  static async start(opts: { createUser?: boolean; configureHeadscale?: (hs: LoopbackHeadscale) => Promise<void> } = {}): Promise<RealEngine> {
+  static async start(opts: { createUser?: boolean; configureHeadscale?: (hs: LoopbackHeadscale) => Promise<void>; daemon?: boolean } = {}): Promise<RealEngine> {
     const e = new RealEngine();
     try {
       e.hs = await LoopbackHeadscale.start();
@@ -103,7 +103,7 @@ export class RealEngine {
         const user = (await e.hs.cliJson(['users', 'create', 'alice', '--email', 'alice@example.com', '-d', 'Alice'])) as { id: number | string };
         e.userId = String(user.id);
       }
-      await e.startDaemon();
+      if (opts.daemon !== false) await e.startDaemon();
       return e;
     } catch (err) {
       await e.stop();

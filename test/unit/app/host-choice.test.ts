@@ -22,18 +22,22 @@ test('never trusts a socket owned by another user', async () => {
   assert.match(c.mode === 'in-process' ? c.reason : '', /owned by uid 1001, neither root nor us/);
 });
 
-test('no daemon and no helper: unavailable with the reason; AppImage cannot host', async () => {
+test('no daemon and no helper: in-process, control plane only, and says why; AppImage cannot host', async () => {
   const c = await chooseEngineHost(probe({}, []), opts);
-  assert.equal(c.mode, 'unavailable');
-  assert.match(c.mode === 'unavailable' ? c.reason : '', /privileged helper at \/run\/meshtray\/helper.sock is not installed/);
+  assert.equal(c.mode, 'in-process');
+  assert.equal(c.mode === 'in-process' ? c.helperSocketPath : 'x', undefined);
+  assert.match(c.mode === 'in-process' ? c.reason : '', /helper at \/run\/meshtray\/helper.sock is not installed .* cannot carry traffic/);
+  const foreignHelper = await chooseEngineHost(probe({ '/run/meshtray/helper.sock': { uid: 1000, isSocket: true } }, []), opts);
+  assert.equal(foreignHelper.mode === 'in-process' ? foreignHelper.helperSocketPath : 'x', undefined, 'a helper socket not owned by root is not used');
   const a = await chooseEngineHost(probe({ '/run/meshtray/helper.sock': { uid: 0, isSocket: true } }, []), { ...opts, canHostInProcess: false });
   assert.equal(a.mode, 'unavailable');
   assert.match(a.mode === 'unavailable' ? a.reason : '', /needs an installed meshtrayd/);
 });
 
-test('a dead socket file is skipped', async () => {
+test('a dead socket file is skipped; a root-owned helper is used', async () => {
   const c = await chooseEngineHost(probe({ '/var/run/meshtray/meshtrayd.sock': { uid: 0, isSocket: true }, '/run/meshtray/helper.sock': { uid: 0, isSocket: true } }, []), opts);
   assert.equal(c.mode, 'in-process');
+  assert.equal(c.mode === 'in-process' ? c.helperSocketPath : undefined, '/run/meshtray/helper.sock');
 });
 
 test('helper contract: accepts well-formed requests, rejects injection and junk', () => {
