@@ -122,7 +122,7 @@ export class AppController {
     getAppState: async () => this.appState,
     checkServer: (req) => this.o.checkServer(req.URL),
     login: async (req) => {
-      await this.login.start(req.ControlURL);
+      await this.login.start(req.ControlURL, { reauth: req.Reauth === true });
       return {};
     },
     cancelLogin: async () => {

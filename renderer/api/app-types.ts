@@ -46,7 +46,7 @@ export type AppCallName = keyof typeof appResponseSchemas;
 export type AppCallRequests = {
   getAppState: Record<string, never>;
   checkServer: { URL: string };
-  login: { ControlURL: string };
+  login: { ControlURL: string; Reauth?: boolean };
   cancelLogin: Record<string, never>;
   checkForUpdates: Record<string, never>;
   installUpdate: Record<string, never>;

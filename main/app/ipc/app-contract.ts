@@ -63,7 +63,13 @@ export const ServerCheckResultSchema = z.object({
 });
 export type ServerCheckResult = z.infer<typeof ServerCheckResultSchema>;
 
-export const LoginRequestSchema = z.object({ ControlURL: z.string().min(1).max(2048) }).strict();
+export const LoginRequestSchema = z
+  .object({
+    ControlURL: z.string().min(1).max(2048),
+    /** Log in again although logged in (key about to expire): the engine's `up --force-reauth`. */
+    Reauth: z.boolean().optional(),
+  })
+  .strict();
 
 export const appCalls = {
   getAppState: { request: EmptySchema, response: AppStateSchema },

@@ -41,6 +41,8 @@ export class LoginFlow {
   private timer: Timer | undefined;
   private attempt = 0;
   private opened = new Set<string>();
+  /** Re-auth of a Running engine: Running proves nothing, only LoginFinished ends the flow. */
+  private reauth = false;
 
   constructor(private readonly o: LoginFlowOptions) {}
 
@@ -53,8 +55,9 @@ export class LoginFlow {
   }
 
   /** Starts a login to `controlURL`. Resolves once the browser is (about to be) opened or the flow failed early. */
-  async start(controlURL: string): Promise<void> {
+  async start(controlURL: string, opts: { reauth?: boolean } = {}): Promise<void> {
     const attempt = ++this.attempt;
+    this.reauth = opts.reauth === true;
     this.timer?.cancel();
     this.opened.clear();
     this.set({ phase: 'checking-server', controlURL });
@@ -68,7 +71,8 @@ export class LoginFlow {
     this.set({ phase: 'starting', controlURL: url });
     this.timer = this.o.clock.setTimeout(() => this.onTimeout(attempt), this.o.timeoutMs ?? DEFAULT_LOGIN_TIMEOUT_MS);
     try {
-      await this.o.engine.call('start', { Prefs: { ControlURL: url, WantRunning: true } });
+      // ForceReauth makes a logged-in engine ask control for a fresh login (tailscale `up --force-reauth`).
+      await this.o.engine.call('start', { Prefs: { ControlURL: url, WantRunning: true }, ...(opts.reauth ? { ForceReauth: true } : {}) });
       await this.o.engine.call('loginInteractive', {});
     } catch (e) {
       if (attempt !== this.attempt) return;
@@ -91,7 +95,7 @@ export class LoginFlow {
     const authURL = n.BrowseToURL ?? (n.Status?.AuthURL ? n.Status.AuthURL : undefined);
     if (authURL && !this.opened.has(authURL)) void this.openBrowser(authURL);
     const state = n.State ?? n.Status?.BackendState;
-    if (state === 'Running' || n.LoginFinished) {
+    if (n.LoginFinished || (state === 'Running' && !this.reauth)) {
       this.timer?.cancel();
       this.set({ phase: 'succeeded', controlURL: this.progress.controlURL, message: 'Logged in.' });
     } else if (n.ErrMessage && this.progress.phase !== 'checking-server') {

@@ -38,7 +38,7 @@ export function AccountScreen() {
         )}
       </dl>
       <div className="row">
-        <button type="button" onClick={() => void act((c) => c.app('login', { ControlURL: prefs?.ControlURL ?? '' }))} disabled={!prefs?.ControlURL}>
+        <button type="button" onClick={() => void act((c) => c.app('login', { ControlURL: prefs?.ControlURL ?? '', Reauth: true }))} disabled={!prefs?.ControlURL}>
           Re-authenticate
         </button>
         <button type="button" className="danger" onClick={() => void act((c) => c.call('logout', {}))}>

@@ -3,6 +3,12 @@
 import { useAction, useServices, useUi } from '../../context.js';
 import { KEY_EXPIRY_WARN_DAYS, keyExpiryDays } from '../../store/selectors.js';
 
+function inDays(days: number): string {
+  if (days < 1) return 'less than a day';
+  const n = Math.round(days);
+  return `${n} day${n === 1 ? '' : 's'}`;
+}
+
 export function Banners({ nowMs }: { nowMs: number }) {
   const health = useUi((s) => s.engine.health);
   const err = useUi((s) => s.engine.errMessage);
@@ -32,9 +38,9 @@ export function Banners({ nowMs }: { nowMs: number }) {
       {days !== undefined && days < KEY_EXPIRY_WARN_DAYS && (
         <div role="alert" className="banner warn" data-testid="key-expiry">
           <span>
-            {days <= 0 ? 'This device\'s key has expired.' : `This device's key expires in ${days < 1 ? 'less than a day' : `${Math.floor(days)} days`}.`}
+            {days <= 0 ? "This device's key has expired." : `This device's key expires in ${inDays(days)}.`}
           </span>
-          <button type="button" disabled={!controlURL} onClick={() => void act((c) => c.app('login', { ControlURL: controlURL ?? '' }))}>
+          <button type="button" disabled={!controlURL} onClick={() => void act((c) => c.app('login', { ControlURL: controlURL ?? '', Reauth: true }))}>
             Re-authenticate
           </button>
         </div>

@@ -141,6 +141,19 @@ test('sign in, see tailscaled peers, pick an exit node, toggle LAN/subnets/Magic
     await shot(page, '07-account');
     await expectA11y(page, 'account');
 
+    // 7b. The key is about to expire (the admin schedules it in Headscale): a warning with one-click
+    // re-authentication, which goes through the login flow again and clears the warning.
+    const myId = String(((await e.hs.cliJson(['nodes', 'list'])) as { id: number; name: string }[]).find((n) => !['exit1', 'peer2'].includes(n.name))!.id);
+    const soon = new Date(Date.now() + 2 * 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z');
+    await e.hs.cli(['nodes', 'expire', '-i', myId, '-e', soon]);
+    await page.getByTestId('key-expiry').getByText("This device's key expires in 2 days.").waitFor({ timeout: 30_000 });
+    await shot(page, '07b-key-expiry-warning');
+    await page.getByTestId('key-expiry').getByRole('button', { name: 'Re-authenticate' }).click();
+    const reauthURL = await waitFor('re-auth AuthURL', () => opener.opened[1], 30_000);
+    await e.approveAuthURL(reauthURL);
+    await page.getByTestId('key-expiry').waitFor({ state: 'detached', timeout: 45_000 });
+    await waitFor('Connected after re-auth', async () => ((await connState(page)).startsWith('Connected') ? true : undefined), 45_000);
+
     // 8. Disconnect and connect again.
     await page.getByRole('button', { name: 'Disconnect' }).click();
     await waitFor('engine Stopped', async () => ((await e.client.call('status', {})).BackendState === 'Stopped' ? true : undefined));

@@ -106,3 +106,18 @@ test('cancel returns to idle and ignores the late AuthURL', async () => {
   await flush();
   assert.deepEqual(opened, []);
 });
+
+test('re-auth of a running engine: ForceReauth sent; Running alone does not finish it, LoginFinished does', async () => {
+  const { engine, opened, flow } = setup();
+  await flow.start('http://hs.test:8080', { reauth: true });
+  assert.deepEqual(engine.calls[0], { name: 'start', req: { Prefs: { ControlURL: 'http://hs.test:8080', WantRunning: true }, ForceReauth: true } });
+  flow.onNotify({ State: 'Running' });
+  assert.equal(flow.current.phase, 'starting');
+  flow.onNotify({ BrowseToURL: 'http://hs.test:8080/register/re' });
+  await flush();
+  assert.deepEqual(opened, ['http://hs.test:8080/register/re']);
+  flow.onNotify({ State: 'Running' });
+  assert.equal(flow.current.phase, 'waiting-for-browser');
+  flow.onNotify({ LoginFinished: {} });
+  assert.equal(flow.current.phase, 'succeeded');
+});
