@@ -42,7 +42,7 @@ export function peerRows(status: Status | undefined): PeerRow[] {
     };
   });
   // Online first, then by name: the people you can reach now are the ones you look for.
-  rows.sort((a, b) => Number(b.online) - Number(a.online) || a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+  rows.sort((a, b) => Number(b.online) - Number(a.online) || a.name.localeCompare(b.name, undefined, { numeric: true }) || a.id.localeCompare(b.id));
   return rows;
 }
 

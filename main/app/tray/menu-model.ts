@@ -63,7 +63,7 @@ export function exitNodeOptions(status: Status | undefined): PeerStatus[] {
   const peers = Object.values(status?.Peer ?? {});
   return peers
     .filter((p) => p.ExitNodeOption)
-    .sort((a, b) => peerDisplayName(a).localeCompare(peerDisplayName(b)) || a.ID.localeCompare(b.ID));
+    .sort((a, b) => peerDisplayName(a).localeCompare(peerDisplayName(b), undefined, { numeric: true }) || a.ID.localeCompare(b.ID));
 }
 
 export function iconFor(state: BackendState | undefined, prefs: Prefs | undefined): IconVariant {
