@@ -17,6 +17,8 @@ export interface NativeDataPlaneOptions {
   fwmark?: number;
   /** Linux: SO_BINDTODEVICE fallback. */
   bindDevice?: string;
+  /** Linux TUN offloads (default true; off by itself if the kernel refuses). */
+  offload?: boolean;
 }
 
 export interface NativePeerOptions {
@@ -44,6 +46,8 @@ export declare class DataPlane {
   constructor(opts: NativeDataPlaneOptions);
   readonly port: number;
   readonly tunName: string;
+  /** Whether the TUN runs with Linux offloads. */
+  readonly offload: boolean;
   setPeers(peers: NativePeerOptions[]): void;
   injectFromDerp(srcNodeKey: Uint8Array, data: Uint8Array): void;
   sendUdp(addr: string, data: Uint8Array): void;

@@ -31,6 +31,8 @@ const RECV_BUF: usize = 65_536;
 const WORK_BUF: usize = 65_536 + 256;
 const POLL: Duration = Duration::from_millis(200);
 const TIMER_TICK: Duration = Duration::from_millis(100);
+/// Segments one offloaded TUN read may produce (tun-rs IDEAL_BATCH_SIZE).
+const TUN_BATCH: usize = 128;
 /// Handshake initiations per second before we demand cookies (boringtun device/mod.rs uses 100).
 const HANDSHAKE_RATE_LIMIT: u64 = 100;
 /// magicsock raises socket buffers to 7 MiB where allowed (dataplane.md §4.6).
@@ -60,6 +62,8 @@ pub struct Config {
     /// Destinations whose TUN packets go to the host instead of a peer.
     pub intercept: Vec<Prefix>,
     pub bypass: Bypass,
+    /// Linux TUN offloads (GSO super-packets in one read).
+    pub offload: bool,
     /// Datagrams larger than this are dropped as oversized.
     pub max_datagram: usize,
 }
@@ -115,6 +119,7 @@ pub struct Engine {
     next_index: AtomicU32,
     closed: AtomicBool,
     max_datagram: usize,
+    mtu: usize,
     intercept: AllowedIps<()>,
     /// Checks mac1 (and, under load, mac2/cookies) of initiations before the costly X25519 that
     /// finds the initiator, as boringtun's own device does with one limiter for all peers.
@@ -183,7 +188,7 @@ impl Engine {
         let port = udp4.local_addr()?.port();
         // IPv6 on the same port if the host has it; a v4-only namespace is fine.
         let udp6 = bind_udp(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port), &cfg.bypass).ok();
-        let tun = tun::open(&TunConfig { name: cfg.tun_name.clone(), mtu: cfg.mtu, addresses: cfg.addresses.clone() })?;
+        let tun = tun::open(&TunConfig { name: cfg.tun_name.clone(), mtu: cfg.mtu, addresses: cfg.addresses.clone(), offload: cfg.offload })?;
         let static_private = StaticSecret::from(cfg.private_key);
         let static_public = PublicKey::from(&static_private);
         let seed = random_u32() & 0x00ff_ffff;
@@ -197,6 +202,7 @@ impl Engine {
             next_index: AtomicU32::new(seed),
             closed: AtomicBool::new(false),
             max_datagram: cfg.max_datagram,
+            mtu: cfg.mtu as usize,
             intercept: {
                 let mut t = AllowedIps::default();
                 for p in &cfg.intercept {
@@ -553,18 +559,29 @@ impl Engine {
     }
 
     fn tun_loop(self: Arc<Self>) {
-        let mut buf = vec![0u8; RECV_BUF];
+        // With offloads one read can yield up to 64 KiB / MSS segments; tun-rs wants room for
+        // IDEAL_BATCH_SIZE (128) of them. Without offloads only the first buffer is used.
+        let mut scratch = vec![0u8; RECV_BUF + 64];
+        // Segments never exceed the MTU; the first buffer also serves plain (non-offload) reads.
+        let seg = self.mtu + 256;
+        let mut bufs: Vec<Vec<u8>> = (0..TUN_BATCH).map(|i| vec![0u8; if i == 0 { RECV_BUF } else { seg }]).collect();
+        let mut sizes = vec![0usize; TUN_BATCH];
         let mut work = vec![0u8; WORK_BUF];
         while !self.is_closed() {
-            match self.tun.recv(&mut buf, POLL) {
-                Ok(Some(n)) => {
-                    let pkt = &buf[..n];
-                    self.guarded(|| self.on_tun(pkt, &mut work));
+            match self.tun.recv_batch(&mut scratch, &mut bufs, &mut sizes, POLL) {
+                Ok(n) => {
+                    for (buf, &size) in bufs.iter().zip(sizes.iter()).take(n) {
+                        let pkt = &buf[..size.min(buf.len())];
+                        self.guarded(|| self.on_tun(pkt, &mut work));
+                    }
                 }
-                Ok(None) => {}
                 Err(_) => std::thread::sleep(Duration::from_millis(10)),
             }
         }
+    }
+
+    pub fn tun_offload(&self) -> bool {
+        self.tun.offload()
     }
 
     fn on_tun(&self, pkt: &[u8], work: &mut [u8]) {

@@ -88,6 +88,8 @@ pub struct DataPlaneOptions {
     pub fwmark: Option<u32>,
     /// Linux: SO_BINDTODEVICE fallback when marks are not available.
     pub bind_device: Option<String>,
+    /// Linux TUN offloads (default true; silently off if the kernel refuses).
+    pub offload: Option<bool>,
 }
 
 #[napi(object)]
@@ -187,6 +189,7 @@ impl DataPlane {
                 addresses,
                 intercept,
                 bypass: engine::Bypass { fwmark: opts.fwmark, bind_device: opts.bind_device },
+                offload: opts.offload.unwrap_or(true),
                 max_datagram,
             };
             let (engine, threads) = Engine::start(cfg, events.clone())
@@ -210,6 +213,12 @@ impl DataPlane {
     #[napi(getter)]
     pub fn tun_name(&self) -> String {
         self.tun_name.clone()
+    }
+
+    /// Whether the TUN runs with Linux offloads (GSO super-packets).
+    #[napi(getter)]
+    pub fn offload(&self) -> bool {
+        self.engine().map(|e| e.tun_offload()).unwrap_or(false)
     }
 
     #[napi]

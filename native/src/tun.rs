@@ -1,23 +1,34 @@
 //! The TUN device behind a small trait, so macOS utun and Windows Wintun can follow without
-//! touching the engine. Linux uses tun-rs (which also covers utun and Wintun; on Windows the
-//! signed wintun.dll must be shipped next to the daemon, see shared/spec/dependencies.md §5).
+//! touching the engine. Unix uses tun-rs (which also covers Wintun; on Windows the signed
+//! wintun.dll must be shipped next to the daemon, see shared/spec/dependencies.md §5).
+//!
+//! On Linux the device is opened with offloads (IFF_VNET_HDR + TUNSETOFFLOAD, as tailscaled and
+//! wireguard-go do): the kernel hands us TCP/UDP "super-packets" of up to 64 KiB, which tun-rs
+//! splits into MTU-sized packets, so one read serves dozens of packets. Every write then carries
+//! a 10-byte virtio header; ours is all zeros ("a plain packet, checksums done").
 
 use std::io;
 use std::net::IpAddr;
 use std::time::Duration;
 
 pub trait TunDevice: Send + Sync {
-    /// Reads one IP packet. Returns Ok(None) if none arrived within `timeout`.
-    fn recv(&self, buf: &mut [u8], timeout: Duration) -> io::Result<Option<usize>>;
+    /// Reads one or more IP packets into `bufs` (their lengths into `sizes`) and returns how many;
+    /// 0 if none arrived within `timeout`. Each buffer must hold an MTU-sized packet; `scratch`
+    /// must hold the largest read (64 KiB + header).
+    fn recv_batch(&self, scratch: &mut [u8], bufs: &mut [Vec<u8>], sizes: &mut [usize], timeout: Duration) -> io::Result<usize>;
     /// Writes one IP packet.
     fn send(&self, packet: &[u8]) -> io::Result<usize>;
     fn name(&self) -> String;
+    /// Whether the kernel may hand us GSO super-packets (for diagnostics).
+    fn offload(&self) -> bool;
 }
 
 pub struct TunConfig {
     pub name: String,
     pub mtu: u16,
     pub addresses: Vec<(IpAddr, u8)>,
+    /// Try Linux TUN offloads (falls back to plain packets if the kernel refuses).
+    pub offload: bool,
 }
 
 #[cfg(unix)]
@@ -36,13 +47,23 @@ mod unix {
     use std::os::fd::AsRawFd;
     use tun_rs::{DeviceBuilder, SyncDevice};
 
+    #[cfg(target_os = "linux")]
+    const VNET_HDR_LEN: usize = tun_rs::VIRTIO_NET_HDR_LEN;
+
     struct UnixTun {
         dev: SyncDevice,
         name: String,
+        offload: bool,
     }
 
-    pub fn open(cfg: &TunConfig) -> io::Result<Box<dyn TunDevice>> {
+    fn build(cfg: &TunConfig, offload: bool) -> io::Result<SyncDevice> {
         let mut b = DeviceBuilder::new().name(cfg.name.clone()).mtu(cfg.mtu);
+        #[cfg(target_os = "linux")]
+        {
+            b = b.offload(offload);
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = offload;
         // tun-rs without its address-management feature configures one IPv4 address at creation
         // (ioctl) and any number of IPv6 ones; a tailnet node has one of each.
         let mut have_v4 = false;
@@ -58,43 +79,93 @@ mod unix {
                 IpAddr::V6(a) => b = b.ipv6(*a, *len),
             }
         }
-        let dev = b.build_sync()?;
-        dev.set_nonblocking(true)?;
-        let name = dev.name().unwrap_or_else(|_| cfg.name.clone());
-        Ok(Box::new(UnixTun { dev, name }))
+        b.build_sync()
     }
 
-    impl TunDevice for UnixTun {
-        fn recv(&self, buf: &mut [u8], timeout: Duration) -> io::Result<Option<usize>> {
-            // Under load a packet is usually waiting: try the read first and poll only when the
-            // queue is empty (one syscall per packet instead of two).
-            match self.dev.recv(buf) {
-                Ok(n) => return Ok(Some(n)),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+    pub fn open(cfg: &TunConfig) -> io::Result<Box<dyn TunDevice>> {
+        let want = cfg.offload && cfg!(target_os = "linux");
+        let (dev, offload) = match build(cfg, want) {
+            Ok(d) => (d, want),
+            Err(_) if want => (build(cfg, false)?, false),
+            Err(e) => return Err(e),
+        };
+        dev.set_nonblocking(true)?;
+        let name = dev.name().unwrap_or_else(|_| cfg.name.clone());
+        Ok(Box::new(UnixTun { dev, name, offload }))
+    }
+
+    fn would_block(e: &io::Error) -> bool {
+        matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted)
+    }
+
+    impl UnixTun {
+        fn read_once(&self, scratch: &mut [u8], bufs: &mut [Vec<u8>], sizes: &mut [usize]) -> io::Result<usize> {
+            #[cfg(target_os = "linux")]
+            if self.offload {
+                return self.dev.recv_multiple(scratch, bufs, sizes, 0);
             }
+            let _ = scratch;
+            let (Some(buf), Some(size)) = (bufs.first_mut(), sizes.first_mut()) else { return Ok(0) };
+            *size = self.dev.recv(buf)?;
+            Ok(1)
+        }
+
+        fn poll(&self, timeout: Duration) -> io::Result<bool> {
             // poll(2) with a timeout instead of a blocking read, so the reader thread notices close().
             let mut pfd = libc::pollfd { fd: self.dev.as_raw_fd(), events: libc::POLLIN, revents: 0 };
             let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
             let r = unsafe { libc::poll(&mut pfd, 1, ms) };
             if r < 0 {
                 let e = io::Error::last_os_error();
-                return if e.kind() == io::ErrorKind::Interrupted { Ok(None) } else { Err(e) };
+                return if e.kind() == io::ErrorKind::Interrupted { Ok(false) } else { Err(e) };
             }
-            if r == 0 {
-                return Ok(None);
+            Ok(r > 0)
+        }
+    }
+
+    impl TunDevice for UnixTun {
+        fn recv_batch(&self, scratch: &mut [u8], bufs: &mut [Vec<u8>], sizes: &mut [usize], timeout: Duration) -> io::Result<usize> {
+            // Under load a packet is usually waiting: try the read first and poll only when the
+            // queue is empty.
+            match self.read_once(scratch, bufs, sizes) {
+                Ok(n) => return Ok(n),
+                Err(e) if would_block(&e) => {}
+                Err(e) => return Err(e),
             }
-            match self.dev.recv(buf) {
-                Ok(n) => Ok(Some(n)),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => Ok(None),
+            if !self.poll(timeout)? {
+                return Ok(0);
+            }
+            match self.read_once(scratch, bufs, sizes) {
+                Ok(n) => Ok(n),
+                Err(e) if would_block(&e) => Ok(0),
                 Err(e) => Err(e),
             }
         }
+
         fn send(&self, packet: &[u8]) -> io::Result<usize> {
+            #[cfg(target_os = "linux")]
+            if self.offload {
+                // A zeroed virtio_net_hdr: no GSO, no checksum offload requested.
+                let hdr = [0u8; VNET_HDR_LEN];
+                let iov = [
+                    libc::iovec { iov_base: hdr.as_ptr() as *mut libc::c_void, iov_len: hdr.len() },
+                    libc::iovec { iov_base: packet.as_ptr() as *mut libc::c_void, iov_len: packet.len() },
+                ];
+                let n = unsafe { libc::writev(self.dev.as_raw_fd(), iov.as_ptr(), 2) };
+                if n < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                return Ok((n as usize).saturating_sub(VNET_HDR_LEN));
+            }
             self.dev.send(packet)
         }
+
         fn name(&self) -> String {
             self.name.clone()
+        }
+
+        fn offload(&self) -> bool {
+            self.offload
         }
     }
 }

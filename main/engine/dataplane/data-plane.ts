@@ -26,6 +26,8 @@ export interface DataPlaneOptions {
   fwmark?: number;
   /** Linux: SO_BINDTODEVICE, the fallback when marks are unavailable. */
   bindDevice?: string;
+  /** Linux TUN offloads (default true; off by itself if the kernel refuses). */
+  offload?: boolean;
 }
 
 export interface PeerConfig {
@@ -78,6 +80,8 @@ export interface DataPlane {
   /** The UDP port actually bound. */
   readonly port: number;
   readonly tunName: string;
+  /** Whether the TUN runs with Linux offloads (GSO super-packets read in one go). */
+  readonly offload: boolean;
   /** Replaces the peer set; peers whose key stays keep their WireGuard sessions. */
   setPeers(peers: readonly PeerConfig[]): void;
   /** A WireGuard packet that arrived over DERP from `src`. */

@@ -27,6 +27,7 @@ export function validEndpoint(e: string): boolean {
 
 export class MemoryDataPlane implements DataPlane {
   readonly tunName: string;
+  readonly offload = false;
   peers: PeerConfig[] = [];
   readonly sentUdp: { addr: string; bytes: Uint8Array }[] = [];
   readonly injected: { src: PublicKey<'node'>; bytes: Uint8Array }[] = [];

@@ -27,6 +27,7 @@ export function openNativeDataPlane(opts: DataPlaneOptions, logger?: Logger): Da
       ...(opts.intercept ? { intercept: opts.intercept } : {}),
       ...(opts.fwmark !== undefined ? { fwmark: opts.fwmark } : {}),
       ...(opts.bindDevice !== undefined ? { bindDevice: opts.bindDevice } : {}),
+      ...(opts.offload !== undefined ? { offload: opts.offload } : {}),
     });
   } catch (e) {
     throw wrapError('opening the data plane', e);
@@ -39,6 +40,7 @@ class NativeDataPlane implements DataPlane {
 
   get port(): number { return this.h.port; }
   get tunName(): string { return this.h.tunName; }
+  get offload(): boolean { return this.h.offload; }
 
   setPeers(peers: readonly PeerConfig[]): void {
     try {

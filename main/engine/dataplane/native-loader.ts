@@ -13,13 +13,14 @@ export const ADDON_FILE = 'meshtray-native.node';
 export interface NativeDataPlaneCtor {
   new (opts: {
     tunName: string; mtu: number; listenPort: number; privateKey: Uint8Array;
-    addresses?: string[]; maxDatagram?: number; intercept?: string[]; fwmark?: number; bindDevice?: string;
+    addresses?: string[]; maxDatagram?: number; intercept?: string[]; fwmark?: number; bindDevice?: string; offload?: boolean;
   }): NativeDataPlaneHandle;
 }
 
 export interface NativeDataPlaneHandle {
   readonly port: number;
   readonly tunName: string;
+  readonly offload: boolean;
   setPeers(peers: { publicKey: Uint8Array; allowedIps: string[]; endpoint?: string; useDerp: boolean; keepalive?: number }[]): void;
   injectFromDerp(src: Uint8Array, data: Uint8Array): void;
   sendUdp(addr: string, data: Uint8Array): void;

@@ -59,12 +59,15 @@ describe('native data plane in two network namespaces', { skip: !check.ok, timeo
     net = makeNsPair('t');
     A = await Worker.start(net.a);
     B = await Worker.start(net.b);
-    const ra = await A.call<{ port: number; tunName: string }>('open', { tunName: 'mt0', mtu: 1280, listenPort: 41641, privateKey: b64(kA.priv), addresses: [`${TUN_A}/24`, `${TUN6_A}/64`], intercept: ['100.100.100.100/32'], fwmark: 0x80000 });
-    const rb = await B.call<{ port: number; tunName: string }>('open', { tunName: 'mt0', mtu: 1280, listenPort: 0, privateKey: b64(kB.priv), addresses: [`${TUN_B}/24`, `${TUN6_B}/64`] });
+    const ra = await A.call<{ port: number; tunName: string; offload: boolean }>('open', { tunName: 'mt0', mtu: 1280, listenPort: 41641, privateKey: b64(kA.priv), addresses: [`${TUN_A}/24`, `${TUN6_A}/64`], intercept: ['100.100.100.100/32'], fwmark: 0x80000 });
+    // B without TUN offloads, so both TUN read paths (GSO super-packets and plain) carry traffic.
+    const rb = await B.call<{ port: number; tunName: string; offload: boolean }>('open', { tunName: 'mt0', mtu: 1280, listenPort: 0, privateKey: b64(kB.priv), addresses: [`${TUN_B}/24`, `${TUN6_B}/64`], offload: false });
     portA = ra.port;
     portB = rb.port;
     assert.equal(portA, 41641, 'the requested listen port is bound');
     assert.ok(portB > 0, 'listenPort 0 binds some port and reports it');
+    assert.equal(ra.offload, true, 'Linux TUN offloads are on by default');
+    assert.equal(rb.offload, false);
     // Relay "DERP" traffic between the two workers as the engine's DERP client would.
     A.onEvent((e) => { if (e.event === 'derp') void B.call('inject', { src: b64(kA.pub), bytes: e.bytes }); });
     B.onEvent((e) => { if (e.event === 'derp') void A.call('inject', { src: b64(kB.pub), bytes: e.bytes }); });

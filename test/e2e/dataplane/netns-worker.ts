@@ -22,6 +22,7 @@ async function handle(m: Msg): Promise<unknown> {
         privateKey: unb64(m.privateKey), addresses: m.addresses as string[],
         ...(m.intercept ? { intercept: m.intercept as string[] } : {}),
         ...(m.fwmark !== undefined ? { fwmark: Number(m.fwmark) } : {}),
+        ...(m.offload !== undefined ? { offload: Boolean(m.offload) } : {}),
       });
       dp.onDisco((src, bytes) => send({ event: 'disco', src, bytes: b64(bytes) }));
       dp.onStun((src, bytes) => send({ event: 'stun', src, bytes: b64(bytes) }));
@@ -34,7 +35,7 @@ async function handle(m: Msg): Promise<unknown> {
         const reply = icmpEchoReply(packet);
         if (reply) dp!.writeToTun(reply);
       });
-      return { port: dp.port, tunName: dp.tunName };
+      return { port: dp.port, tunName: dp.tunName, offload: dp.offload };
     }
     case 'setPeers':
       dp!.setPeers((m.peers as { publicKey: string; allowedIps: string[]; endpoint: string | null; useDerp: boolean; keepalive?: number }[]).map((p) => ({
