@@ -61,7 +61,8 @@ async function main(): Promise<void> {
   });
 
   const choice = await chooseEngineHost(nodeHostProbe, {
-    daemonSocketPaths: [DEFAULT_SOCKET, '/run/meshtray/meshtrayd.sock'],
+    // MESHTRAY_SOCKET: a non-default meshtrayd socket (tests, several daemons); still ownership-checked.
+    daemonSocketPaths: [...(process.env['MESHTRAY_SOCKET'] ? [process.env['MESHTRAY_SOCKET']] : []), DEFAULT_SOCKET, '/run/meshtray/meshtrayd.sock'],
     helperSocketPath: HELPER_SOCKET,
     canHostInProcess: process.env['APPIMAGE'] === undefined,
   });
