@@ -550,7 +550,9 @@ export class MagicConn {
       InMagicSock: ep !== undefined,
       InEngine: wg !== undefined && !wg.expired && wg.allowedIps.length > 0,
     };
-    if (st && st.lastHandshakeMs !== null) out.LastHandshake = formatGoTime(now - st.lastHandshakeMs);
+    // The addon reports "ms since the last handshake"; absent (null/undefined) or absurd values mean none.
+    const hs = st?.lastHandshakeMs;
+    if (typeof hs === 'number' && Number.isFinite(hs) && hs >= 0 && hs < 10 * 365 * 86_400_000) out.LastHandshake = formatGoTime(now - hs);
     return out;
   }
 
@@ -559,7 +561,7 @@ export class MagicConn {
     const ep = this.peers.get(peer.toString());
     if (!ep) return undefined;
     const now = this.o.clock.now();
-    return { curAddr: ep.curAddr, trusted: ep.isTrusted(now), latencyMs: ep.bestLatencyMs ?? null, candidates: ep.candidateAddrs(), homeDerp: ep.homeDerp, ...ep.pathFor(now) };
+    return { lastHandshakeMsRaw: this.lastStats.get(peer.toString())?.lastHandshakeMs ?? null, curAddr: ep.curAddr, trusted: ep.isTrusted(now), latencyMs: ep.bestLatencyMs ?? null, candidates: ep.candidateAddrs(), homeDerp: ep.homeDerp, ...ep.pathFor(now) };
   }
 
   /** Drops and events by reason: magicsock, disco codec, DERP, netcheck and data-plane counters. */

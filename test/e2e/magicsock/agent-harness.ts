@@ -1,0 +1,163 @@
+// Drives magicsock-agent.ts inside a lab namespace: start it, wait for events, send commands,
+// and small helpers for the tests (kernel ping, TCP transfer through the tailnet).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { DataPlaneCounters } from '../../../main/engine/dataplane/data-plane.js';
+
+const here = fileURLToPath(import.meta.url);
+const ext = here.endsWith('.ts') ? 'ts' : 'js';
+function agentArgv(): string[] {
+  const file = here.replace(/agent-harness\.(ts|js)$/, `magicsock-agent.${ext}`);
+  return ext === 'ts' ? [process.execPath, '--import', 'tsx', file] : [process.execPath, file];
+}
+
+export interface AgentEvent { event: string; [k: string]: unknown }
+export interface AgentPing { latencyMs: number; endpoint?: string; derpRegionId?: number; derpRegionCode?: string }
+export interface AgentPeer { name: string; key: string; CurAddr: string; RxBytes: number; TxBytes: number; Active: boolean; InMagicSock: boolean; InEngine: boolean; LastHandshake?: string; debug?: Record<string, unknown> }
+
+export class MagicAgent {
+  readonly events: AgentEvent[] = [];
+  stderr = '';
+  private constructor(readonly proc: ChildProcess, private readonly logFile: string | undefined) {}
+
+  static start(ns: string, args: { serverURL: string; authKey: string; hostname: string; port?: number }, logFile?: string): MagicAgent {
+    const p = spawn('ip', ['netns', 'exec', ns, ...agentArgv(), JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const a = new MagicAgent(p, logFile);
+    let buf = '';
+    p.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        try { a.events.push(JSON.parse(line) as AgentEvent); } catch { a.note(`[stdout] ${line}\n`); }
+      }
+    });
+    p.stderr!.on('data', (d: Buffer) => a.note(d.toString()));
+    return a;
+  }
+
+  private note(s: string): void {
+    this.stderr = (this.stderr + s).slice(-200_000);
+    if (this.logFile) appendFileSync(this.logFile, s);
+  }
+
+  async waitFor(pred: (e: AgentEvent) => boolean, ms: number, what: string, from = 0): Promise<AgentEvent> {
+    const t0 = Date.now();
+    for (;;) {
+      const e = this.events.slice(from).find(pred);
+      if (e) return e;
+      if (this.proc.exitCode !== null) throw new Error(`agent exited (${this.proc.exitCode}) before ${what}: ${this.stderr.slice(-3000)}`);
+      if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}; stderr tail: ${this.stderr.slice(-3000)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  private async call(cmd: Record<string, unknown>, event: string, ms = 30_000): Promise<AgentEvent> {
+    const n = this.events.length;
+    this.proc.stdin!.write(JSON.stringify(cmd) + '\n');
+    const e = await this.waitFor((ev) => ev.event === event || (ev.event === 'error' && ev.where === cmd.cmd), ms, String(cmd.cmd), n);
+    if (e.event === 'error') throw new Error(`agent ${String(cmd.cmd)}: ${String(e.error)}`);
+    return e;
+  }
+
+  async ping(target: string, timeoutMs = 5000): Promise<AgentPing | null> {
+    const e = await this.call({ cmd: 'ping', target, timeoutMs }, 'ping', timeoutMs + 5000);
+    if (e.event === 'error' || e.error) throw new Error(`ping: ${String(e.error)}`);
+    return (e.result as AgentPing | null) ?? null;
+  }
+
+  /** Pings up to `count` times, 1 s apart, until one comes back direct (tailscale ping --until-direct). */
+  async pingUntilDirect(target: string, count = 10): Promise<AgentPing[]> {
+    const out: AgentPing[] = [];
+    for (let i = 0; i < count; i++) {
+      const r = await this.ping(target);
+      if (r) out.push(r);
+      if (r?.endpoint) break;
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+    return out;
+  }
+
+  async metrics(): Promise<{ metrics: Record<string, number>; counters: DataPlaneCounters }> {
+    const e = await this.call({ cmd: 'metrics' }, 'metrics');
+    return { metrics: e.metrics as Record<string, number>, counters: e.counters as DataPlaneCounters };
+  }
+
+  async peers(): Promise<AgentPeer[]> {
+    const e = await this.call({ cmd: 'peers' }, 'peers');
+    return e.peers as AgentPeer[];
+  }
+
+  async stop(): Promise<void> {
+    if (this.proc.exitCode !== null) return;
+    this.proc.stdin!.end();
+    const t = setTimeout(() => this.proc.kill('SIGKILL'), 5000);
+    await new Promise((r) => this.proc.once('exit', r));
+    clearTimeout(t);
+  }
+}
+
+export function run(argv: string[], ns: string, timeoutMs = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (code) => { clearTimeout(t); resolve({ code: code ?? -1, stdout, stderr }); });
+  });
+}
+
+/** Kernel ICMP ping through the tailnet, retried until it works or `ms` passes. */
+export async function icmpUntil(ns: string, ip: string, ms: number): Promise<{ code: number; stdout: string }> {
+  const t0 = Date.now();
+  for (;;) {
+    const r = await run(['ping', '-c', '3', '-i', '0.3', '-W', '2', ip], ns, 15_000);
+    if (r.code === 0 || Date.now() - t0 > ms) return r;
+    await new Promise((res) => setTimeout(res, 500));
+  }
+}
+
+/**
+ * A TCP transfer of `bytes` random-ish bytes from `clientNs` to a listener on `serverIp:port` in
+ * `serverNs` (Node on both ends); resolves with both sides' SHA-256 so the test can compare.
+ */
+export async function tcpTransfer(serverNs: string, serverIp: string, clientNs: string, bytes: number, port = 5601, timeoutMs = 120_000): Promise<{ sent: string; received: string; receivedBytes: number; ms: number }> {
+  const server = `
+    const net = require('node:net'); const crypto = require('node:crypto');
+    const h = crypto.createHash('sha256'); let n = 0;
+    const srv = net.createServer((s) => { s.on('data', (d) => { h.update(d); n += d.length; }); s.on('end', () => { process.stdout.write(JSON.stringify({ n, sha: h.digest('hex') }) + '\\n'); s.end(); srv.close(); }); });
+    srv.listen(${port}, ${JSON.stringify(serverIp)}, () => process.stdout.write('listening\\n'));`;
+  const client = `
+    const net = require('node:net'); const crypto = require('node:crypto');
+    const total = ${bytes}; const h = crypto.createHash('sha256'); let sent = 0; const t0 = Date.now();
+    const chunk = (i) => { const b = Buffer.alloc(65536); for (let j = 0; j < b.length; j += 4) b.writeUInt32LE((i * 2654435761 + j) >>> 0, j); return b; };
+    const s = net.connect(${port}, ${JSON.stringify(serverIp)}, () => {
+      let i = 0;
+      const pump = () => { while (sent < total) { const c = chunk(i++).subarray(0, Math.min(65536, total - sent)); h.update(c); sent += c.length; if (!s.write(c)) return s.once('drain', pump); } s.end(); };
+      pump();
+    });
+    s.on('close', () => process.stdout.write(JSON.stringify({ sha: h.digest('hex'), ms: Date.now() - t0 }) + '\\n'));
+    s.on('error', (e) => { process.stderr.write(String(e)); process.exit(1); });`;
+  const srv = spawn('ip', ['netns', 'exec', serverNs, process.execPath, '-e', server], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let srvOut = '';
+  srv.stdout.on('data', (d) => (srvOut += d));
+  const t0 = Date.now();
+  while (!srvOut.includes('listening')) {
+    if (Date.now() - t0 > 10_000 || srv.exitCode !== null) throw new Error('TCP listener did not start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const c = await run([process.execPath, '-e', client], clientNs, timeoutMs);
+  const t1 = Date.now();
+  while (!srvOut.includes('"sha"') && Date.now() - t1 < 10_000) await new Promise((r) => setTimeout(r, 50));
+  srv.kill();
+  if (c.code !== 0) throw new Error(`TCP client failed (${c.code}): ${c.stderr}`);
+  const cr = JSON.parse(c.stdout.trim().split('\n').pop()!) as { sha: string; ms: number };
+  const sr = JSON.parse(srvOut.trim().split('\n').pop()!) as { sha: string; n: number };
+  return { sent: cr.sha, received: sr.sha, receivedBytes: sr.n, ms: cr.ms };
+}
+
+export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');

@@ -1,0 +1,111 @@
+// Meshtray's magicsock against REAL tailscaled v1.98.10 peers, real derpers and real Headscale
+// v0.29.2 in lab namespaces. For each topology: kernel ICMP ping and an exact TCP transfer across
+// the tailnet, and the path Meshtray's disco ping reports compared with what a tailscaled pair in
+// the same topology gets (direct where they get direct, DERP where they do not).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { withLab } from '../../lab/with-lab.js';
+import type { Lab } from '../../lab/lab.js';
+import { peerByHostName } from '../../lab/peer-output.js';
+import type { NatKind } from '../../lab/netns.js';
+import { icmpUntil, MagicAgent, tcpTransfer, type AgentPing } from './agent-harness.js';
+
+type Path = 'direct' | 'derp';
+
+async function startAgent(lab: Lab, host: string): Promise<{ agent: MagicAgent; ip: string }> {
+  const authKey = await lab.authKey();
+  const ns = lab.host(host).ns;
+  const agent = MagicAgent.start(ns, { serverURL: lab.loginServer, authKey, hostname: host }, join(lab.dir, `${host}-agent.log`));
+  const ready = await agent.waitFor((e) => e.event === 'ready', 60_000, 'agent ready');
+  const v4 = (ready.addresses as string[]).find((a) => !a.includes(':'))!.split('/')[0]!;
+  return { agent, ip: v4 };
+}
+
+async function tailscaleIP(lab: Lab, host: string): Promise<string> {
+  const ips = await lab.peer(host).ip();
+  return ips.find((i) => !i.includes(':'))!;
+}
+
+/** What `tailscale ping` (until direct, 10 tries) ends on between two tailscaled nodes. */
+async function tailscaledPath(lab: Lab, from: string, toIp: string): Promise<Path> {
+  const r = await lab.peer(from).ping(toIp, { count: 12, untilDirect: true });
+  const last = r.pongs[r.pongs.length - 1];
+  assert.ok(last, `tailscale ping ${toIp} from ${from} got no pong: ${r.stdout} ${r.stderr}`);
+  return last.via.kind === 'direct' ? 'direct' : 'derp';
+}
+
+function pathOf(pongs: AgentPing[]): Path | undefined {
+  const last = pongs[pongs.length - 1];
+  if (!last) return undefined;
+  return last.endpoint ? 'direct' : 'derp';
+}
+
+async function waitPeerSeen(lab: Lab, tsHost: string, name: string): Promise<void> {
+  await lab.peer(tsHost).waitStatus(`${tsHost} sees ${name} online`, (s) => {
+    const p = peerByHostName(s, name);
+    return !!p && (p.Online ?? true);
+  }, 60_000);
+}
+
+interface Case { name: string; meshNat: NatKind | 'none'; tsNat: NatKind | 'none'; refNat?: NatKind | 'none' }
+
+const CASES: Case[] = [
+  { name: 'same LAN-like public hosts', meshNat: 'none', tsNat: 'none' },
+  { name: 'both behind easy NATs', meshNat: 'easy', tsNat: 'easy' },
+  { name: 'Meshtray behind a hard NAT', meshNat: 'hard', tsNat: 'easy' },
+  { name: 'UDP blocked on Meshtray\'s side', meshNat: 'udp-blocked', tsNat: 'easy' },
+];
+
+for (const c of CASES) {
+  test(`magicsock ↔ tailscaled: ${c.name}: ICMP, TCP, and the same path as a tailscaled pair`, { timeout: 300_000 }, async (t) => {
+    await withLab(t, {
+      name: `ms-${c.meshNat}`,
+      derpRegions: 1,
+      hosts: [
+        { name: 't1', nat: c.tsNat },
+        // The reference node: a tailscaled in the same spot as Meshtray.
+        { name: 'r1', nat: c.meshNat },
+        { name: 'm1', nat: c.meshNat, peer: 'none' },
+      ],
+    }, async (lab) => {
+      const { agent, ip: mIp } = await startAgent(lab, 'm1');
+      try {
+        const tIp = await tailscaleIP(lab, 't1');
+        const rIp = await tailscaleIP(lab, 'r1');
+        await waitPeerSeen(lab, 't1', 'm1');
+
+        // Traffic both ways through the tailnet.
+        const p1 = await icmpUntil(lab.host('m1').ns, tIp, 60_000);
+        assert.equal(p1.code, 0, `ping m1 → t1: ${p1.stdout}`);
+        const p2 = await icmpUntil(lab.host('t1').ns, mIp, 30_000);
+        assert.equal(p2.code, 0, `ping t1 → m1: ${p2.stdout}`);
+        const x = await tcpTransfer(lab.host('t1').ns, tIp, lab.host('m1').ns, 8 * 1024 * 1024);
+        assert.equal(x.receivedBytes, 8 * 1024 * 1024);
+        assert.equal(x.received, x.sent, 'TCP stream arrives intact');
+
+        // The path: what a tailscaled pair gets here, and what Meshtray's ping reports.
+        const want = await tailscaledPath(lab, 'r1', tIp);
+        const pongs = await agent.pingUntilDirect(tIp, 12);
+        t.diagnostic(`tailscaled pair: ${want}; meshtray: ${pongs.map((p) => p.endpoint ?? `DERP(${p.derpRegionCode})`).join(', ')}`);
+        assert.ok(pongs.length > 0, 'meshtray ping got pongs');
+        assert.equal(pathOf(pongs), want, 'meshtray reports the path tailscaled gets in the same topology');
+        for (const p of pongs) if (!p.endpoint) assert.equal(p.derpRegionCode, 'lab1');
+        // And the tailscaled side agrees with us.
+        const back = await lab.peer('t1').ping(mIp, { count: 12, untilDirect: true });
+        const last = back.pongs[back.pongs.length - 1];
+        assert.ok(last, `tailscale ping m1: ${back.stdout} ${back.stderr}`);
+        assert.equal(last.via.kind === 'direct' ? 'direct' : 'derp', want, `tailscale ping m1 from t1: ${back.stdout}`);
+        const peers = await agent.peers();
+        const t1 = peers.find((p) => p.name.startsWith('t1'))!;
+        assert.equal(t1.InEngine, true);
+        assert.equal(t1.InMagicSock, true);
+        assert.ok(t1.RxBytes > 8 * 1024 * 1024 * 0.01 && t1.TxBytes > 8 * 1024 * 1024, `byte counters ${t1.RxBytes}/${t1.TxBytes}`);
+        assert.ok(t1.LastHandshake && !t1.LastHandshake.startsWith('0001'), 'handshake time reported');
+        if (want === 'direct') assert.match(t1.CurAddr, /:\d+$/);
+      } finally {
+        await agent.stop();
+      }
+    });
+  });
+}
