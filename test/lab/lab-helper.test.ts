@@ -2,7 +2,7 @@
 // killed run's leftovers removed by the next run (but never a live concurrent lab's).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,21 +69,43 @@ test('teardown leaves no namespaces, /etc/netns dirs, processes or run dir', { t
   for (const p of pids) assert.equal(isAlive(p), false);
 });
 
-test('a killed run is cleaned up by the next run; a live concurrent lab is left alone', { timeout: 120_000 }, async (t) => {
-  if (skipUnlessLab(t)) return;
+/** Starts fixtures/killed-run in its own process; resolves once its lab is up. */
+async function startFixtureLab(): Promise<{ child: ChildProcess; prefix: string; dir: string; peerPid: number }> {
   const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
   const fixture = fileURLToPath(new URL(`./fixtures/killed-run.${ext}`, import.meta.url));
   const child = spawn(process.execPath, [...process.execArgv, fixture], { stdio: ['ignore', 'pipe', 'inherit'] });
   const ready = await new Promise<string>((resolve, reject) => {
     let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       out += d;
       const m = /READY (\S+) (\S+) (\d+)/.exec(out);
       if (m) resolve(m[0]);
     });
     child.on('exit', (c) => reject(new Error(`fixture exited ${c} before READY: ${out}`)));
   });
-  const [, deadPrefix, deadDir, deadPeerPid] = ready.split(' ') as [string, string, string, string];
+  const [, prefix, dir, peerPid] = ready.split(' ') as [string, string, string, string];
+  return { child, prefix, dir, peerPid: Number(peerPid) };
+}
+
+test('an interrupted run (SIGTERM, SIGINT) tears its own lab down before exiting', { timeout: 120_000 }, async (t) => {
+  if (skipUnlessLab(t)) return;
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    const { child, prefix, dir, peerPid } = await startFixtureLab();
+    assert.ok(leftovers(prefix).length > 0);
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill(sig);
+    const code = await exited;
+    assert.equal(code, sig === 'SIGTERM' ? 143 : 130, `${sig}: exit code 128+signal after teardown`);
+    assert.deepEqual(leftovers(prefix), [], `${sig}: namespaces and /etc/netns dirs removed`);
+    assert.equal(existsSync(dir), false, `${sig}: run dir removed`);
+    assert.equal(isAlive(peerPid), false, `${sig}: tailscaled stopped`);
+  }
+});
+
+test('a killed run is cleaned up by the next run; a live concurrent lab is left alone', { timeout: 120_000 }, async (t) => {
+  if (skipUnlessLab(t)) return;
+  const { child, prefix: deadPrefix, dir: deadDir, peerPid } = await startFixtureLab();
+  const deadPeerPid = String(peerPid);
 
   // A concurrently running lab (alive owner) must survive the cleanup.
   const live = await Lab.create({ name: 'live neighbour', hosts: [] });
