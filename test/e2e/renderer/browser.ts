@@ -32,11 +32,11 @@ export async function launchChromium(executablePath = CHROMIUM): Promise<Launche
  * A page whose requests may only go to loopback (the IdP's page links Google Fonts, for one):
  * anything else is aborted, so tests never send traffic off the machine.
  */
-export async function loopbackOnlyPage(browser: Browser, viewport = { width: 520, height: 760 }) {
+export async function loopbackOnlyPage(browser: Browser, viewport = { width: 520, height: 760 }, alsoAllow: readonly string[] = []) {
   const context = await browser.newContext({ viewport });
   await context.route('**/*', (route) => {
     const host = new URL(route.request().url()).hostname;
-    if (host === '127.0.0.1' || host === 'localhost' || host === '[::1]') return route.continue();
+    if (host === '127.0.0.1' || host === 'localhost' || host === '[::1]' || alsoAllow.includes(host)) return route.continue();
     return route.abort('blockedbyclient');
   });
   return context.newPage();

@@ -5,6 +5,7 @@ import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LoopbackHeadscale } from '../control/headscale-loopback.js';
 import { repoRoot } from './paths.js';
+import { oidcConfigBlock } from './sso-steps.js';
 
 export const IDP_CLIENT_SECRET = 'lab-secret';
 
@@ -23,10 +24,13 @@ export class IdpProcess {
     readonly output: string[],
   ) {}
 
-  static async start(redirectUris: string[]): Promise<IdpProcess> {
-    const port = await freePort();
-    const issuer = `http://127.0.0.1:${port}`;
-    const proc = spawn(process.execPath, [join(repoRoot(), 'test', 'lab', 'oidc', 'idp.mjs')], {
+  /** On loopback by default; `netns` + `issuer` run it inside a lab namespace (lab.md §7.1). */
+  static async start(redirectUris: string[], where: { netns: string; issuer: string } | undefined = undefined): Promise<IdpProcess> {
+    const issuer = where?.issuer ?? `http://127.0.0.1:${await freePort()}`;
+    const script = join(repoRoot(), 'test', 'lab', 'oidc', 'idp.mjs');
+    // `ip netns exec` execs the program itself, so the child PID is node's and SIGTERM reaches it.
+    const [cmd, args] = where ? ['ip', ['netns', 'exec', where.netns, process.execPath, script]] : [process.execPath, [script]];
+    const proc = spawn(cmd, args, {
       cwd: repoRoot(),
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ISSUER: issuer, REDIRECT_URIS: redirectUris.join(','), CLIENT_SECRET: IDP_CLIENT_SECRET },
@@ -56,27 +60,8 @@ export class IdpProcess {
   }
 }
 
-/**
- * Adds Headscale's oidc: block (lab.md §7.2; headscale config-example.yaml) for this IdP and
- * restarts Headscale on the same database. Must run before any user exists.
- */
+/** Adds Headscale's oidc: block for this IdP and restarts Headscale on the same database (before any user exists). */
 export async function enableHeadscaleOidc(hs: LoopbackHeadscale, idp: IdpProcess, allowedUsers: string[]): Promise<void> {
-  appendFileSync(
-    hs.configPath,
-    [
-      'oidc:',
-      '  only_start_if_oidc_is_available: true',
-      `  issuer: "${idp.issuer}"`,
-      '  client_id: "headscale"',
-      `  client_secret: "${IDP_CLIENT_SECRET}"`,
-      '  scope: ["openid", "profile", "email"]',
-      '  email_verified_required: true',
-      `  allowed_users: [${allowedUsers.map((u) => JSON.stringify(u)).join(', ')}]`,
-      '  pkce:',
-      '    enabled: true',
-      '    method: S256',
-      '',
-    ].join('\n'),
-  );
+  appendFileSync(hs.configPath, oidcConfigBlock(idp.issuer, IDP_CLIENT_SECRET, allowedUsers));
   await hs.restart();
 }

@@ -9,32 +9,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
 import { launchChromium, loopbackOnlyPage, type LaunchedBrowser } from './browser.js';
 import { RendererBridge } from './bridge-server.js';
 import { enableHeadscaleOidc, IdpProcess } from './idp-process.js';
 import { RealEngine, TailscaledPeer, TS_DIR, waitFor } from './real-engine.js';
 import { shot, skipUnlessRendererE2E, TestLogger } from './support.js';
-
-/** What a person does in the browser: IdP login page, IdP consent page, Headscale's confirmation page. */
-async function completeSso(page: Page, user: string, prefix: string): Promise<void> {
-  await page.locator('input[name="login"]').waitFor({ timeout: 20_000 });
-  assert.match(page.url(), /\/interaction\//, 'the IdP login page');
-  await page.locator('input[name="login"]').fill(user);
-  await page.locator('input[name="password"]').fill('any-password');
-  await shot(page, `${prefix}-1-idp-login`);
-  await page.getByRole('button', { name: 'Sign-in' }).click();
-  await page.getByRole('button', { name: 'Continue' }).waitFor({ timeout: 20_000 });
-  await shot(page, `${prefix}-2-idp-consent`);
-  await page.getByRole('button', { name: 'Continue' }).click();
-  const confirm = page.getByRole('button', { name: /Confirm/i });
-  await confirm.waitFor({ timeout: 20_000 });
-  assert.match(await page.content(), /Registered to|registration/i, "Headscale's confirmation page");
-  await shot(page, `${prefix}-3-headscale-confirm`);
-  await confirm.click();
-  await page.waitForLoadState();
-  await shot(page, `${prefix}-4-headscale-done`);
-}
+import { completeSso } from './sso-steps.js';
 
 test('SSO through a real OIDC provider and Headscale: tailscaled node, then Meshtray from its window', { timeout: 240_000 }, async (t) => {
   if (skipUnlessRendererE2E(t)) return;
