@@ -6,7 +6,7 @@ import { app, BrowserWindow, clipboard, ipcMain, Menu, nativeImage, safeStorage,
 import electronLog from 'electron-log/main.js';
 import electronUpdater from 'electron-updater';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { LocalClient, DEFAULT_SOCKET } from '../client/localapi-client.js';
 import { systemClock } from '../engine/ports/system.js';
 import { AppController } from './app-controller.js';
@@ -110,7 +110,7 @@ async function main(): Promise<void> {
   if (secretsWarning) controller.setSecretsWarning(secretsWarning);
 
   const ourWindows = (): ReadonlySet<number> => new Set(win && !win.isDestroyed() ? [win.webContents.id] : []);
-  const policy = createSenderPolicy({ trustedWebContents: ourWindows, allowedUrlPrefixes: [`file://${RENDERER_INDEX}`] });
+  const policy = createSenderPolicy({ trustedWebContents: ourWindows, allowedUrlPrefixes: [pathToFileURL(RENDERER_INDEX).href] });
   const router = new IpcRouter(engine, controller.handlers, policy, log.child('ipc'));
   for (const channel of router.channels()) {
     ipcMain.handle(channel, (event, payload: unknown) =>

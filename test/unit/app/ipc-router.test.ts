@@ -93,3 +93,14 @@ test('unknown channel and thrown non-MeshtrayError', async () => {
   const d = await router.handle(engineChannel('down'), good, {});
   assert.deepEqual(d, { ok: false, error: { code: 'ERR_INTERNAL', message: 'socket closed' } });
 });
+
+test('sender policy with a file URL built by pathToFileURL (spaces, Windows-style drive paths)', async () => {
+  const { pathToFileURL } = await import('node:url');
+  const index = '/opt/Mesh Tray/resources/app.asar/dist/renderer/index.html';
+  const policy = createSenderPolicy({ trustedWebContents: () => new Set([1]), allowedUrlPrefixes: [pathToFileURL(index).href] });
+  assert.equal(policy.refusal({ webContentsId: 1, frameUrl: 'file:///opt/Mesh%20Tray/resources/app.asar/dist/renderer/index.html' }), undefined);
+  assert.equal(policy.refusal({ webContentsId: 1, frameUrl: 'file:///C:/Program%20Files/Meshtray/resources/app.asar/dist/renderer/index.html' }) !== undefined, true);
+  const win = createSenderPolicy({ trustedWebContents: () => new Set([1]), allowedUrlPrefixes: ['file:///C:/Program%20Files/Meshtray/resources/app.asar/dist/renderer/index.html'] });
+  assert.equal(win.refusal({ webContentsId: 1, frameUrl: 'file:///C:/Program%20Files/Meshtray/resources/app.asar/dist/renderer/index.html' }), undefined);
+  assert.match(win.refusal({ webContentsId: 1, frameUrl: 'file:///C:/Users/x/Downloads/index.html' }) ?? '', /not our page/);
+});
