@@ -17,6 +17,11 @@ export function Banners({ nowMs }: { nowMs: number }) {
   const controlURL = useUi((s) => s.engine.prefs?.ControlURL);
   const secretsWarning = useUi((s) => s.app?.secretsWarning);
   const update = useUi((s) => s.app?.update);
+  const login = useUi((s) => s.app?.login);
+  const state = useUi((s) => s.engine.state);
+  // The sign-in screen shows login progress itself; elsewhere (a re-auth from the main view) a banner does.
+  const onSignIn = state === undefined || state === 'NeedsLogin' || state === 'NoState';
+  const loginBusy = login && !['idle', 'succeeded'].includes(login.phase);
   const { store } = useServices();
   const act = useAction();
   const days = keyExpiryDays(status, nowMs);
@@ -53,6 +58,12 @@ export function Banners({ nowMs }: { nowMs: number }) {
               <li key={h}>{h}</li>
             ))}
           </ul>
+        </div>
+      )}
+      {!onSignIn && loginBusy && login && (
+        <div role="status" aria-live="polite" className="banner warn" data-testid="login-banner">
+          <span>{login.message ?? 'Signing in…'}</span>
+          {login.authURL && <code className="auth-url">{login.authURL}</code>}
         </div>
       )}
       {update?.phase === 'error' && update.message && (
