@@ -1,0 +1,55 @@
+// The OS router port (tailscale wgengine/router/router.go Router + Config): the engine hands it the
+// desired state, the OS implementation reconciles. One implementation per OS (linux.ts); index.ts
+// picks it.
+import type { RouteTable } from '../routes/route-table.js';
+
+/** tsconst/linuxfw.go: the engine's own sockets carry this mark and bypass the tunnel. */
+export const BYPASS_MARK = 0x80000;
+/** Forwarded tailnet traffic (subnet router / exit node) is tagged with this. */
+export const SUBNET_ROUTE_MARK = 0x40000;
+export const FWMARK_MASK = 0xff0000;
+/** Tailscale's table ("52" = "TS" on a phone keypad, roughly). */
+export const ROUTE_TABLE = 52;
+/** Rule priorities (router_linux.go ipRules, base 5200 + offsets). */
+export const RULE_PRIORITIES = { bypassMain: 5210, bypassDefault: 5230, bypassUnreachable: 5250, table52: 5270 } as const;
+
+export interface RouterConfig {
+  readonly tunName: string;
+  readonly mtu: number;
+  /** Our addresses on the TUN ("100.64.0.1/32", "fd7a:…/128"). */
+  readonly localAddrs: readonly string[];
+  /** Into the tunnel (table 52). */
+  readonly routes: readonly string[];
+  /** Throw routes in table 52 (exit-node LAN access, VM networks). */
+  readonly localRoutes: readonly string[];
+  /** This node routes for others: forwarding, SNAT unless disabled, MSS clamping. */
+  readonly forwarding: { readonly enabled: boolean; readonly snat: boolean; readonly statefulFiltering: boolean };
+  /** 'on': our own iptables chains; 'off': touch no firewall (tailscale --netfilter-mode=off). */
+  readonly netfilter: 'on' | 'off';
+}
+
+export interface Router {
+  /** Brings the OS to `cfg` (adds first, then removes what is no longer wanted). */
+  set(cfg: RouterConfig): Promise<void>;
+  /** Removes exactly what this router (or a killed predecessor, per the state file) installed. Idempotent. */
+  restore(): Promise<void>;
+  /** At start: restore whatever a killed process left, per the state file. */
+  repair(): Promise<void>;
+}
+
+export function routerConfigFromTable(t: RouteTable, o: { tunName: string; mtu?: number; netfilter?: 'on' | 'off' }): RouterConfig {
+  return {
+    tunName: o.tunName,
+    mtu: o.mtu ?? 1280,
+    localAddrs: t.localAddrs,
+    routes: t.routes.map((r) => r.prefix),
+    localRoutes: t.localRoutes,
+    forwarding: { enabled: t.advertise.routes.length > 0, snat: t.advertise.snat, statefulFiltering: t.advertise.statefulFiltering },
+    netfilter: o.netfilter ?? 'on',
+  };
+}
+
+/** Runs one command (argv[0] is the program); never throws for a non-zero exit. */
+export interface CommandRunner {
+  run(argv: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+}
