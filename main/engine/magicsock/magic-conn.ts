@@ -109,6 +109,8 @@ export class MagicConn {
   private derpMap: DerpMap | undefined;
   private lastApplied = '';
   private lastStats = new Map<string, PeerStats>();
+  private fresh = new Map<string, PeerStats>();
+  private freshAt: number | undefined;
   private eps: LocalEndpoint[] = [];
   private epsAt = 0;
   private netInfoV: NetInfoLite = { PreferredDERP: 0, WorkingUDP: null, MappingVariesByDestIP: null, DERPLatency: {} };
@@ -541,7 +543,7 @@ export class MagicConn {
     const ep = this.peers.get(k);
     const wg = this.wgPeers.get(k);
     const now = this.o.clock.now();
-    const st = this.lastStats.get(k);
+    const st = this.freshStats().get(k);
     const out: PeerPathStatus = {
       CurAddr: ep?.curAddr ?? '',
       RxBytes: st?.rxBytes ?? 0,
@@ -556,12 +558,25 @@ export class MagicConn {
     return out;
   }
 
+  /** Per-peer counters at most 200 ms old (a status of N peers reads the addon once, not N times). */
+  private freshStats(): Map<string, PeerStats> {
+    const now = this.o.clock.now();
+    if (this.freshAt !== undefined && now - this.freshAt < 200) return this.fresh;
+    try {
+      this.fresh = new Map(this.o.dataPlane.peerStats().map((s) => [s.publicKey.toString(), s] as const));
+      this.freshAt = now;
+    } catch {
+      return this.lastStats;
+    }
+    return this.fresh;
+  }
+
   /** Debug view of one peer's paths. */
   peerDebug(peer: PublicKey<'node'>): Record<string, unknown> | undefined {
     const ep = this.peers.get(peer.toString());
     if (!ep) return undefined;
     const now = this.o.clock.now();
-    return { lastHandshakeMsRaw: this.lastStats.get(peer.toString())?.lastHandshakeMs ?? null, curAddr: ep.curAddr, trusted: ep.isTrusted(now), latencyMs: ep.bestLatencyMs ?? null, candidates: ep.candidateAddrs(), homeDerp: ep.homeDerp, ...ep.pathFor(now) };
+    return { curAddr: ep.curAddr, trusted: ep.isTrusted(now), latencyMs: ep.bestLatencyMs ?? null, candidates: ep.candidateAddrs(), homeDerp: ep.homeDerp, ...ep.pathFor(now) };
   }
 
   /** Drops and events by reason: magicsock, disco codec, DERP, netcheck and data-plane counters. */

@@ -98,6 +98,7 @@ for (const c of CASES) {
         assert.equal(last.via.kind === 'direct' ? 'direct' : 'derp', want, `tailscale ping m1 from t1: ${back.stdout}`);
         const peers = await agent.peers();
         const t1 = peers.find((p) => p.name.startsWith('t1'))!;
+        t.diagnostic(`m1's view of t1: ${JSON.stringify(t1)}`);
         assert.equal(t1.InEngine, true);
         assert.equal(t1.InMagicSock, true);
         assert.ok(t1.RxBytes > 8 * 1024 * 1024 * 0.01 && t1.TxBytes > 8 * 1024 * 1024, `byte counters ${t1.RxBytes}/${t1.TxBytes}`);
