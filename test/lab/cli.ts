@@ -69,11 +69,15 @@ async function upLab(verbose: boolean): Promise<void> {
       say(`lab:   its log: ${join(lab.dir, 'n', 'm1', 'logs', 'meshtrayd.log')}`);
     }
   }
+  // Headscale batches "online" changes (~1 s): wait (bounded) until a1 sees everyone online, so the table is current.
+  const names = [...lab.hosts.values()].filter((h) => h.peer && h.name !== 'a1' && (h.name !== 'm1' || m1)).map((h) => h.name);
+  await lab
+    .peer('a1')
+    .waitStatus('sees every node online', (s) => names.every((n) => peerByHostName(s, n)?.Online === true), 10_000)
+    .catch(() => undefined);
   say('');
   say('node kind       state      tailnet IPs                          sees');
   for (const h of lab.hosts.values()) if (h.peer) say(await describePeer(h.peer));
-  const a1 = await lab.peer('a1').status();
-  if (!peerByHostName(a1, 'b1')) say('lab: warning: a1 does not see b1 yet');
   say('');
   const rel = relative(process.cwd(), repoRoot()) || '.';
   if (m1) {
