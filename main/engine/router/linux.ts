@@ -109,6 +109,8 @@ const StateSchema = z.object({
     z.object({ fam: z.union([z.literal(4), z.literal(6)]), table: z.enum(['filter', 'nat', 'mangle']), chain: z.string(), hook: z.string(), rules: z.array(z.array(z.string())) }),
   ),
   sysctls: z.array(z.object({ key: z.string(), old: z.string() })),
+  /** The TUN's MTU and up/down state before we changed them (undefined: not touched yet). */
+  link: z.object({ mtu: z.number().int(), up: z.boolean() }).optional(),
 });
 export type RouterState = z.infer<typeof StateSchema>;
 
@@ -198,6 +200,13 @@ export class LinuxRouter implements Router {
     validate(cfg.routes, 'route');
     validate(cfg.localRoutes, 'local route');
 
+    if (!st.link) {
+      const r = await this.o.runner.run(['ip', '-j', 'link', 'show', 'dev', cfg.tunName]);
+      if (r.code !== 0) throw new MeshtrayError('ERR_INTERNAL', `router: no interface ${cfg.tunName}: ${r.stderr.trim()}`);
+      const l = (JSON.parse(r.stdout || '[]') as { mtu?: number; flags?: string[] }[])[0];
+      st.link = { mtu: l?.mtu ?? cfg.mtu, up: (l?.flags ?? []).includes('UP') };
+      await this.save();
+    }
     await this.run(['ip', 'link', 'set', 'dev', cfg.tunName, 'mtu', String(cfg.mtu), 'up']);
 
     // Addresses: add first, then remove, so the interface never has none (router_linux.go Set).
@@ -331,6 +340,9 @@ export class LinuxRouter implements Router {
     for (const p of st.routes) await this.runDel(['ip', `-${this.famOf(p)}`, 'route', 'del', p, 'dev', st.tun, 'table', String(ROUTE_TABLE)], errors);
     for (const r of [...st.rules].reverse()) await this.runDel(['ip', `-${r.fam}`, 'rule', 'del', ...r.spec], errors);
     for (const a of st.addrs) await this.runDel(['ip', `-${this.famOf(a)}`, 'addr', 'del', a, 'dev', st.tun], errors);
+    if (st.link) {
+      await this.runDel(['ip', 'link', 'set', 'dev', st.tun, 'mtu', String(st.link.mtu), ...(st.link.up ? [] : ['down'])], errors);
+    }
     if (errors.length) {
       // Keep the state file: the next start tries again.
       this.st = st;

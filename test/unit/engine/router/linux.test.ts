@@ -18,6 +18,7 @@ class FakeRunner implements CommandRunner {
     this.log.push(cmd);
     if (this.failOn?.test(cmd)) return { code: 2, stdout: '', stderr: this.failWith };
     if (/^ip -[46] -j rule show$/.test(cmd)) return { code: 0, stdout: JSON.stringify(this.rules), stderr: '' };
+    if (/^ip -j link show dev /.test(cmd)) return { code: 0, stdout: JSON.stringify([{ ifname: argv[5], mtu: 1500, flags: ['POINTOPOINT', 'NOARP'] }]), stderr: '' };
     if (argv[0] === 'sysctl' && argv[1] === '-n') return { code: 0, stdout: (this.sysctls.get(argv[2]!) ?? '') + '\n', stderr: '' };
     return { code: 0, stdout: '', stderr: '' };
   }
@@ -58,7 +59,8 @@ test('first set: exact commands (link, addrs, rules 5210/5230/5250/5270 for v4+v
   const { r, router: rt } = router();
   await rt.set(BASE);
   const log = r.take();
-  assert.deepEqual(log.slice(0, 17), [
+  assert.deepEqual(log.slice(0, 18), [
+    'ip -j link show dev meshtray0',
     'ip link set dev meshtray0 mtu 1280 up',
     'ip -4 addr replace 100.64.0.1/32 dev meshtray0',
     'ip -6 addr replace fd7a:115c:a1e0::1/128 dev meshtray0',
@@ -184,6 +186,7 @@ test('restore removes exactly what was added, in reverse; idempotent; state clea
     'ip -4 rule del pref 5210 fwmark 0x80000/0xff0000 table main',
     'ip -4 addr del 100.64.0.1/32 dev meshtray0',
     'ip -6 addr del fd7a:115c:a1e0::1/128 dev meshtray0',
+    'ip link set dev meshtray0 mtu 1500 down',
   ]);
   assert.ok(log.includes('iptables -w -t filter -D INPUT -j mt-input'));
   assert.ok(log.includes('ip6tables -w -t mangle -X mt-connmark-out'));
