@@ -44,6 +44,8 @@ export interface HostSpec {
   lan?: { prefix: string; hosts: string[] };
   /** net.ipv4.ip_forward=1 (+ IPv6) on the host itself, e.g. for an exit node */
   ipForward?: boolean;
+  /** rp_filter on the host (fresh namespaces have 0; 1 = strict, which Meshtray must cope with, lab.md pitfall 5) */
+  rpFilter?: 0 | 1 | 2;
 }
 
 export interface LabOptions {
@@ -230,6 +232,10 @@ export class Lab {
     }
     if (s.ipForward) {
       await runOk(['sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1', 'net.ipv4.conf.all.rp_filter=0'], { ns: info.ns });
+    }
+    if (s.rpFilter !== undefined) {
+      const v = String(s.rpFilter);
+      await runOk(['sysctl', '-qw', `net.ipv4.conf.all.rp_filter=${v}`, `net.ipv4.conf.default.rp_filter=${v}`, `net.ipv4.conf.eth0.rp_filter=${v}`], { ns: info.ns });
     }
     this.hosts.set(s.name, info);
     this.log(`host ${s.name}: ns ${info.ns}, ip ${info.ip}, public ${info.publicIp}, nat ${nat}`);
