@@ -82,7 +82,7 @@ test('in-process engine host: sign in, peers, exit node, state kept encrypted th
   }
 });
 
-test('in-process host with a locked keychain: the window says so, login still works for the session', { timeout: 120_000 }, async (t) => {
+test('in-process host with a locked keychain: the window says so; the engine runs on memory-only state', { timeout: 120_000 }, async (t) => {
   if (skipUnlessRendererE2E(t)) return;
   let chromium: LaunchedBrowser | undefined;
   let bridge: RendererBridge | undefined;
