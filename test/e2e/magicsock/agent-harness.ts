@@ -4,7 +4,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { DataPlaneCounters } from '../../../main/engine/dataplane/data-plane.js';
+import type { Lab } from '../../lab/lab.js';
 
 const here = fileURLToPath(import.meta.url);
 const ext = here.endsWith('.ts') ? 'ts' : 'js';
@@ -91,6 +93,11 @@ export class MagicAgent {
     return e.peers as AgentPeer[];
   }
 
+  async derpStatus(): Promise<{ regionId: number; state: string; home: boolean }[]> {
+    const e = await this.call({ cmd: 'peers' }, 'peers');
+    return e.derp as { regionId: number; state: string; home: boolean }[];
+  }
+
   async stop(): Promise<void> {
     if (this.proc.exitCode !== null) return;
     this.proc.stdin!.end();
@@ -125,7 +132,7 @@ export async function icmpUntil(ns: string, ip: string, ms: number): Promise<{ c
  * A TCP transfer of `bytes` random-ish bytes from `clientNs` to a listener on `serverIp:port` in
  * `serverNs` (Node on both ends); resolves with both sides' SHA-256 so the test can compare.
  */
-export async function tcpTransfer(serverNs: string, serverIp: string, clientNs: string, bytes: number, port = 5601, timeoutMs = 120_000): Promise<{ sent: string; received: string; receivedBytes: number; ms: number }> {
+export async function tcpTransfer(serverNs: string, serverIp: string, clientNs: string, bytes: number, port = 5601, timeoutMs = 120_000, paceMs = 0): Promise<{ sent: string; received: string; receivedBytes: number; ms: number }> {
   const server = `
     const net = require('node:net'); const crypto = require('node:crypto');
     const h = crypto.createHash('sha256'); let n = 0;
@@ -137,7 +144,8 @@ export async function tcpTransfer(serverNs: string, serverIp: string, clientNs: 
     const chunk = (i) => { const b = Buffer.alloc(65536); for (let j = 0; j < b.length; j += 4) b.writeUInt32LE((i * 2654435761 + j) >>> 0, j); return b; };
     const s = net.connect(${port}, ${JSON.stringify(serverIp)}, () => {
       let i = 0;
-      const pump = () => { while (sent < total) { const c = chunk(i++).subarray(0, Math.min(65536, total - sent)); h.update(c); sent += c.length; if (!s.write(c)) return s.once('drain', pump); } s.end(); };
+      const pace = ${paceMs};
+      const pump = () => { while (sent < total) { const c = chunk(i++).subarray(0, Math.min(65536, total - sent)); h.update(c); sent += c.length; const ok = s.write(c); if (pace > 0 && sent < total) return setTimeout(pump, pace); if (!ok) return s.once('drain', pump); } s.end(); };
       pump();
     });
     s.on('close', () => process.stdout.write(JSON.stringify({ sha: h.digest('hex'), ms: Date.now() - t0 }) + '\\n'));
@@ -161,3 +169,17 @@ export async function tcpTransfer(serverNs: string, serverIp: string, clientNs: 
 }
 
 export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+/** Starts the agent on a lab host with a fresh pre-auth key; resolves once it is on DERP and has told control its endpoints. */
+export async function startAgent(lab: Lab, host: string): Promise<{ agent: MagicAgent; ip: string }> {
+  const authKey = await lab.authKey();
+  const agent = MagicAgent.start(lab.host(host).ns, { serverURL: lab.loginServer, authKey, hostname: host }, join(lab.dir, `${host}-agent.log`));
+  const ready = await agent.waitFor((e) => e.event === 'ready', 60_000, 'agent ready');
+  const v4 = (ready.addresses as string[]).find((a) => !a.includes(':'))!.split('/')[0]!;
+  return { agent, ip: v4 };
+}
+
+export async function tailscaleIPv4(lab: Lab, host: string): Promise<string> {
+  const ips = await lab.peer(host).ip();
+  return ips.find((i) => !i.includes(':'))!;
+}

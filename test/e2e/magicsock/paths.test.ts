@@ -4,28 +4,13 @@
 // the same topology gets (direct where they get direct, DERP where they do not).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { withLab } from '../../lab/with-lab.js';
 import type { Lab } from '../../lab/lab.js';
 import { peerByHostName } from '../../lab/peer-output.js';
 import type { NatKind } from '../../lab/netns.js';
-import { icmpUntil, MagicAgent, tcpTransfer, type AgentPing } from './agent-harness.js';
+import { icmpUntil, startAgent, tailscaleIPv4, tcpTransfer, type AgentPing } from './agent-harness.js';
 
 type Path = 'direct' | 'derp';
-
-async function startAgent(lab: Lab, host: string): Promise<{ agent: MagicAgent; ip: string }> {
-  const authKey = await lab.authKey();
-  const ns = lab.host(host).ns;
-  const agent = MagicAgent.start(ns, { serverURL: lab.loginServer, authKey, hostname: host }, join(lab.dir, `${host}-agent.log`));
-  const ready = await agent.waitFor((e) => e.event === 'ready', 60_000, 'agent ready');
-  const v4 = (ready.addresses as string[]).find((a) => !a.includes(':'))!.split('/')[0]!;
-  return { agent, ip: v4 };
-}
-
-async function tailscaleIP(lab: Lab, host: string): Promise<string> {
-  const ips = await lab.peer(host).ip();
-  return ips.find((i) => !i.includes(':'))!;
-}
 
 /** What `tailscale ping` (until direct, 10 tries) ends on between two tailscaled nodes. */
 async function tailscaledPath(lab: Lab, from: string, toIp: string): Promise<Path> {
@@ -71,8 +56,8 @@ for (const c of CASES) {
     }, async (lab) => {
       const { agent, ip: mIp } = await startAgent(lab, 'm1');
       try {
-        const tIp = await tailscaleIP(lab, 't1');
-        const rIp = await tailscaleIP(lab, 'r1');
+        const tIp = await tailscaleIPv4(lab, 't1');
+        const rIp = await tailscaleIPv4(lab, 'r1');
         await waitPeerSeen(lab, 't1', 'm1');
 
         // Traffic both ways through the tailnet.
