@@ -152,6 +152,7 @@ async function main(): Promise<void> {
   });
   controller.start();
   app.on('second-instance', () => showWindow());
+  app.on('activate', () => showWindow()); // macOS: clicking the dock icon
   app.on('before-quit', () => {
     controller.stop();
     void stopEngine();
