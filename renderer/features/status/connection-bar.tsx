@@ -1,5 +1,6 @@
 // Connection state, this device's address, and connect/disconnect.
 import { useAction, useUi } from '../../context.js';
+import { displayName } from '../../store/selectors.js';
 
 const LABEL: Record<string, string> = {
   Running: 'Connected',
@@ -17,6 +18,7 @@ export function ConnectionBar() {
   const state = useUi((s) => s.engine.state);
   const ips = useUi((s) => s.engine.status?.TailscaleIPs) ?? NO_IPS;
   const exitID = useUi((s) => s.engine.prefs?.ExitNodeID ?? '');
+  const exitPeer = useUi((s) => (exitID ? Object.values(s.engine.status?.Peer ?? {}).find((p) => p.ID === exitID) : undefined));
   const act = useAction();
   const on = state === 'Running' || state === 'Starting';
   return (
@@ -24,7 +26,7 @@ export function ConnectionBar() {
       <div>
         <p className="state" data-testid="connection-state" role="status">
           {state ? LABEL[state] ?? state : 'Not connected to the engine'}
-          {state === 'Running' && exitID ? ' · using an exit node' : ''}
+          {state === 'Running' && exitID ? ` · using an exit node${exitPeer ? ` (${displayName(exitPeer)})` : ''}` : ''}
         </p>
         {ips.length > 0 && <p className="self-ip">{ips.join(' · ')}</p>}
       </div>

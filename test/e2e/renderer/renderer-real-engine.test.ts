@@ -109,7 +109,7 @@ test('sign in, see tailscaled peers, pick an exit node, toggle LAN/subnets/Magic
     // (so Playwright's check(), which expects an immediate change, is not used).
     await page.getByRole('radio', { name: /^exit1/ }).click();
     await waitFor('engine ExitNodeID', async () => ((await e.client.call('getPrefs', {})).ExitNodeID === exit1.ID ? true : undefined));
-    await waitFor('UI shows the exit node', async () => ((await connState(page)).includes('using an exit node') ? true : undefined));
+    await waitFor('UI shows the exit node', async () => ((await connState(page)).includes('using an exit node (exit1)') ? true : undefined));
     assert.equal(await page.getByRole('radio', { name: /^exit1/ }).isChecked(), true);
     await page.getByLabel('Allow LAN access').click();
     await waitFor('engine ExitNodeAllowLANAccess', async () => ((await e.client.call('getPrefs', {})).ExitNodeAllowLANAccess ? true : undefined));
