@@ -48,3 +48,19 @@ test('targets: mac pkg+zip, win nsis per-machine, linux deb+rpm(+AppImage); publ
   for (const f of [cfg.deb.afterInstall, cfg.deb.afterRemove, cfg.nsis.include, join('assets', cfg.pkg.scripts, 'postinstall')]) assert.ok(existsSync(join(root, f)), f);
   for (const v of ['disconnected', 'connected', 'exit-node']) assert.ok(existsSync(join(root, 'assets', `tray-${v}.png`)), v);
 });
+
+test('tray icons are real PNGs at 16 px and 32 px (@2x), the app icon at 512 px', () => {
+  const size = (f: string) => {
+    const b = readFileSync(join(root, 'assets', f));
+    assert.deepEqual([...b.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], `${f} is a PNG`);
+    return [b.readUInt32BE(16), b.readUInt32BE(20)];
+  };
+  for (const v of ['disconnected', 'connected', 'exit-node']) {
+    assert.deepEqual(size(`tray-${v}.png`), [16, 16]);
+    assert.deepEqual(size(`tray-${v}@2x.png`), [32, 32]);
+  }
+  assert.deepEqual(size('icon.png'), [512, 512]);
+  // The three variants must look different.
+  const bytes = ['disconnected', 'connected', 'exit-node'].map((v) => readFileSync(join(root, 'assets', `tray-${v}.png`)).toString('hex'));
+  assert.equal(new Set(bytes).size, 3);
+});
