@@ -87,7 +87,7 @@ conn.start();
 const t0 = Date.now();
 while ((derp.home === 0 || derp.client(derp.home)?.state !== 'connected') && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 50));
 await sending;
-emit({ event: 'ready', home: derp.home, addresses, nodeKey: node.public.toString(), discoKey: disco.public.toString(), port: dp.port, endpoints: conn.endpoints().map((e) => addrKey(e.addr)) });
+emit({ event: 'ready', pid: process.pid, home: derp.home, addresses, nodeKey: node.public.toString(), discoKey: disco.public.toString(), port: dp.port, endpoints: conn.endpoints().map((e) => addrKey(e.addr)) });
 
 const rl = createInterface({ input: process.stdin });
 rl.on('line', (line) => {
