@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
-import { launchChromium, type LaunchedBrowser } from './browser.js';
+import { launchChromium, loopbackOnlyPage, type LaunchedBrowser } from './browser.js';
 import { RendererBridge } from './bridge-server.js';
 import { RealEngine, waitFor } from './real-engine.js';
 import { shot, skipUnlessRendererE2E, TestLogger } from './support.js';
@@ -47,7 +47,7 @@ test('bad input: schema-failing call, foreign caller, browser never returns, upd
     bridge = new RendererBridge({ engine: e.client, opener: { openExternal: async (u) => { opened.push(u); } }, log, loginTimeoutMs: 4_000, updater: unreachableFeed(feedPort) });
     await bridge.start();
     chromium = await launchChromium();
-    const page = await chromium.browser.newPage({ viewport: { width: 520, height: 760 } });
+    const page = await loopbackOnlyPage(chromium.browser);
     await page.goto(bridge.url);
     await page.getByRole('heading', { name: 'Sign in to your tailnet' }).waitFor();
     const prefsBefore = await e.client.call('getPrefs', {});

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
 import type { Page } from 'playwright-core';
-import { launchChromium, type LaunchedBrowser } from './browser.js';
+import { launchChromium, loopbackOnlyPage, type LaunchedBrowser } from './browser.js';
 import { RendererBridge } from './bridge-server.js';
 import { RealEngine, waitFor } from './real-engine.js';
 import { BrowserOpener, shot, skipUnlessRendererE2E, TestLogger } from './support.js';
@@ -49,7 +49,7 @@ test('sign in, see tailscaled peers, pick an exit node, toggle LAN/subnets/Magic
     const opener = new BrowserOpener(() => chromium?.browser);
     bridge = new RendererBridge({ engine: e.client, opener, log });
     await bridge.start();
-    const page = await chromium.browser.newPage({ viewport: { width: 520, height: 760 } });
+    const page = await loopbackOnlyPage(chromium.browser);
     failPage = page;
     const pageErrors: string[] = [];
     page.on('pageerror', (err) => pageErrors.push(err.message));

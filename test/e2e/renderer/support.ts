@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import type { LogFields, Logger } from '../../../main/engine/ports/ports.js';
-import { chromiumUnavailable } from './browser.js';
+import { chromiumUnavailable, loopbackOnlyPage } from './browser.js';
 import { repoRoot } from './paths.js';
 import { realEngineUnavailable } from './real-engine.js';
 
@@ -49,7 +49,7 @@ export class BrowserOpener {
     this.opened.push(url);
     const b = this.browser();
     if (!b) return;
-    const p = await b.newPage();
+    const p = await loopbackOnlyPage(b);
     this.pages.push(p);
     await p.goto(url).catch(() => undefined);
   }
