@@ -67,7 +67,10 @@ export class AppController {
       log: o.log.child('update'),
       currentVersion: o.currentVersion,
       isBusy: () => this.state === 'Starting' || this.login.inProgress,
-      onChange: () => this.emitAppState(),
+      onChange: () => {
+        this.emitAppState();
+        this.emitMenu();
+      },
       ...(o.updateIntervalMs !== undefined ? { intervalMs: o.updateIntervalMs } : {}),
     });
   }
@@ -105,7 +108,13 @@ export class AppController {
   }
 
   get menu(): MenuModel {
-    return buildMenu({ status: this.status, prefs: this.prefs, engineReachable: this.engineReachable });
+    const u = this.updates.current;
+    return buildMenu({
+      status: this.status,
+      prefs: this.prefs,
+      engineReachable: this.engineReachable,
+      ...(u.phase === 'ready' && u.availableVersion ? { updateReady: { version: u.availableVersion } } : {}),
+    });
   }
 
   onAppState(fn: (s: AppState) => void): () => void {
@@ -168,6 +177,9 @@ export class AppController {
         return;
       case 'quit':
         this.o.shell.quit();
+        return;
+      case 'install-update':
+        this.updates.installNow();
         return;
     }
   }

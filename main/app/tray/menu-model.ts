@@ -17,6 +17,7 @@ export type MenuCommand =
   | { type: 'logout' }
   | { type: 'copy'; text: string }
   | { type: 'open-window' }
+  | { type: 'install-update' }
   | { type: 'quit' };
 
 export type MenuItem =
@@ -38,6 +39,8 @@ export interface MenuInput {
   prefs: Prefs | undefined;
   /** False while the app has no connection to the engine at all. */
   engineReachable: boolean;
+  /** A downloaded update waiting for a restart, if any. */
+  updateReady?: { version: string };
 }
 
 export function stateLabel(state: BackendState | undefined, engineReachable: boolean): string {
@@ -71,7 +74,7 @@ export function iconFor(state: BackendState | undefined, prefs: Prefs | undefine
   return prefs && (prefs.ExitNodeID !== '' || prefs.ExitNodeIP !== '') ? 'exit-node' : 'connected';
 }
 
-export function buildMenu({ status, prefs, engineReachable }: MenuInput): MenuModel {
+export function buildMenu({ status, prefs, engineReachable, updateReady }: MenuInput): MenuModel {
   const state = engineReachable ? status?.BackendState : undefined;
   const running = state === 'Running';
   const loggedIn = engineReachable && state !== undefined && state !== 'NeedsLogin' && state !== 'NoState';
@@ -123,6 +126,9 @@ export function buildMenu({ status, prefs, engineReachable }: MenuInput): MenuMo
     items.push({ kind: 'action', id: 'logout', label: login ? `Log out ${login}` : 'Log out', enabled: true, command: { type: 'logout' } });
   } else {
     items.push({ kind: 'action', id: 'login', label: 'Log in…', enabled: engineReachable, command: { type: 'login' } });
+  }
+  if (updateReady) {
+    items.push({ kind: 'separator', id: 'sep-update' }, { kind: 'action', id: 'install-update', label: `Restart to update to ${updateReady.version}`, enabled: true, command: { type: 'install-update' } });
   }
   items.push(
     { kind: 'separator', id: 'sep-3' },

@@ -126,3 +126,32 @@ test('forwarder: malformed messages are dropped and counted, the stream goes on;
   await clock.advance(5_000);
   assert.equal(n, 2, 'no reconnect after stop');
 });
+
+test('update ready: the tray offers the restart, and the command installs (not while connecting)', async () => {
+  const clock = new FakeClock();
+  const engine = new FakeEngine();
+  let installs = 0;
+  const c = new AppController({
+    engine,
+    host: { mode: 'attached', detail: 's' },
+    opener: { openExternal: async () => undefined },
+    checkServer: async (u) => ({ URL: u, reachable: true, message: 'ok' }),
+    updater: { check: async () => ({ version: '0.2.0' }), download: async () => undefined, quitAndInstall: () => void installs++ },
+    currentVersion: '0.1.0',
+    clock,
+    log: new MemLogger(),
+    shell: { openWindow: () => undefined, quit: () => undefined, copyText: () => undefined },
+  });
+  const menus: MenuModel[] = [];
+  c.onMenu((m) => menus.push(m));
+  c.start();
+  engine.push({ State: 'Starting', Prefs: prefs(), Status: status({ BackendState: 'Starting' }) });
+  await clock.advance(10_000);
+  assert.ok(menus.at(-1)?.items.some((i) => i.id === 'install-update'));
+  await c.runMenuCommand({ type: 'install-update' });
+  assert.equal(installs, 0, 'engine is connecting');
+  engine.push({ State: 'Running' });
+  await flush();
+  assert.equal(installs, 1, 'installs once the connection attempt finished');
+  c.stop();
+});

@@ -97,3 +97,12 @@ test('menu template: Electron shapes, clicks run the command, failures reach onE
   assert.equal((errors[0] as Error).message, 'boom');
   assert.equal(tpl.find((t) => t.id === 'state')?.enabled, false);
 });
+
+test('a downloaded update adds "Restart to update"', () => {
+  const m = buildMenu({ status: status(), prefs: prefs(), engineReachable: true, updateReady: { version: '0.2.0' } });
+  const it = find(m.items, 'install-update');
+  assert.ok(it && it.kind === 'action');
+  assert.equal(it.label, 'Restart to update to 0.2.0');
+  assert.deepEqual(it.command, { type: 'install-update' });
+  assert.equal(find(buildMenu({ status: status(), prefs: prefs(), engineReachable: true }).items, 'install-update'), undefined);
+});
