@@ -448,10 +448,15 @@ export class MagicConn {
     switch (m.type) {
       case 'ping': {
         this.counters.inc('disco-rx-udp-ping');
-        // Every peer with this disco key learns src as a candidate (handlePingLocked).
-        let fresh = false;
-        for (const ep of eps) fresh = ep.notePingFrom(src, m.txid) || fresh;
-        if (!fresh) this.counters.inc('disco-rx-dup-ping');
+        // Every peer with this disco key learns src as a candidate; a repeated TxID from the same
+        // address is a duplicate and gets no second pong (v1.98.10 magicsock.go handlePingLocked,
+        // endpoint.go addCandidateEndpoint).
+        let dup = false;
+        for (const ep of eps) dup = !ep.notePingFrom(src, m.txid) || dup;
+        if (dup) {
+          this.counters.inc('disco-rx-dup-ping');
+          return;
+        }
         const pong = this.codec.seal(opened.sender, { type: 'pong', txid: m.txid, src });
         try {
           this.o.dataPlane.sendUdp(srcText, pong);
@@ -489,6 +494,11 @@ export class MagicConn {
     const m = opened.msg;
     switch (m.type) {
       case 'ping': {
+        // Over DERP the relay's source key must be a netmap peer (handlePingLocked: numNodes == 0 → drop).
+        if (!byKey) {
+          this.counters.inc('disco-rx-derp-ping-unknown-node');
+          return;
+        }
         this.counters.inc('disco-rx-derp-ping');
         const pong = this.codec.seal(opened.sender, { type: 'pong', txid: m.txid, src: { ip: DERP_MAGIC_IP, port: region } });
         if (!this.o.derp.send(src, region, pong)) this.counters.inc('disco-tx-derp-failed');

@@ -40,8 +40,8 @@ interface Candidate {
   fromNetmap: boolean;
   fromCallMeMaybe: boolean;
   pongs: { at: number; latencyMs: number; pongSrc: string }[];
-  /** Recent ping TxIDs received from this address (duplicate detection). */
-  seenTx: string[];
+  /** TxID of the last ping received from this address (a repeat is a duplicate). */
+  lastRxTx: string;
 }
 
 interface SentPing {
@@ -288,9 +288,8 @@ export class PeerEndpoint {
     const c = this.candidate(src);
     c.lastPingFrom = now;
     const id = hex(txid);
-    if (c.seenTx.includes(id)) return false;
-    c.seenTx.push(id);
-    if (c.seenTx.length > 8) c.seenTx.shift();
+    if (c.lastRxTx === id) return false;
+    c.lastRxTx = id;
     return true;
   }
 
@@ -364,7 +363,7 @@ export class PeerEndpoint {
     const k = addrKey(a);
     let c = this.candidates.get(k);
     if (!c) {
-      c = { addr: a, lastPing: 0, lastPingFrom: 0, fromNetmap: false, fromCallMeMaybe: false, pongs: [], seenTx: [] };
+      c = { addr: a, lastPing: 0, lastPingFrom: 0, fromNetmap: false, fromCallMeMaybe: false, pongs: [], lastRxTx: '' };
       this.candidates.set(k, c);
     }
     return c;

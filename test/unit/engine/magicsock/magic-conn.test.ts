@@ -137,6 +137,10 @@ test('an incoming UDP ping is answered with a pong naming the observed source, a
   const pong = out[0]!.msg;
   assert.equal(pong.type, 'pong');
   assert.deepEqual(pong.type === 'pong' && [Buffer.from(pong.txid).toString('hex'), pong.src], [Buffer.from(txid).toString('hex'), { ip: '203.0.113.44', port: 1234 }]);
+  // The same ping again (a retransmission) gets no second pong, as tailscaled does.
+  s.dp.receiveDisco(src, s.peer.seal({ type: 'ping', txid, nodeKey: s.peer.node.public, padding: 0 }));
+  assert.equal(s.udpToPeer().length, 0);
+  assert.equal(s.conn.counters.get('disco-rx-dup-ping'), 1);
   // Outbound data now probes the learned address.
   s.dp.emitDerpSend(s.peer.node.public, new Uint8Array([4, 0, 0, 0]));
   assert.deepEqual(s.udpToPeer().map((p) => p.addr), [src]);
@@ -150,6 +154,11 @@ test('a ping over DERP is answered over DERP with the magic DERP address', () =>
   assert.equal(out[0]!.region, 900);
   const m = s.peer.open(out[0]!.data);
   assert.deepEqual(m?.type === 'pong' && m.src, { ip: '127.3.3.40', port: 900 });
+  // Relayed from a node key that is not in our netmap: dropped, not answered.
+  const other = PrivateKey.generate('node', s.random);
+  s.derp.deliver(900, other.public, s.peer.seal({ type: 'ping', txid: new Uint8Array(12).fill(2), padding: 0 }));
+  assert.equal(s.derp.take().length, 0);
+  assert.equal(s.conn.counters.get('disco-rx-derp-ping-unknown-node'), 1);
 });
 
 test('CallMeMaybe over DERP pings the listed endpoints at once; over UDP it is refused and counted', async () => {
