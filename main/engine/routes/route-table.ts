@@ -129,7 +129,6 @@ export const CGNAT_THRESHOLD = 10_000;
 
 const CGNAT = parseCIDR(CGNAT_RANGE)!;
 const ULA = parseCIDR(TS_ULA_RANGE)!;
-const LINK_LOCAL_V6 = parseCIDR('fe80::/10')!;
 
 function isExitRoute(p: string): boolean {
   return p === '0.0.0.0/0' || p === '::/0';
@@ -166,8 +165,8 @@ export function splitAllowedIPs(n: NetNode): { self: string[]; routes: string[] 
 /**
  * internalAndExternalInterfacesFrom: skip Tailscale addresses and single-IP prefixes; loopback is
  * internal, the rest external; canonicalised and de-duplicated through an IP set. IPv6 link-local
- * prefixes are skipped as well: they are per-interface and a table-52 route for fe80::/64 would
- * only confuse neighbour discovery on the LAN.
+ * prefixes (fe80::/64) are kept, as tailscale keeps them (seen in tailscaled v1.98.10's table 52:
+ * `throw fe80::/64` with LAN access on; test/e2e/os/routes-tailscaled.test.ts).
  */
 export function classifyInterfaces(ifaces: readonly LocalInterface[], tunName: string): { internal: string[]; external: string[]; hostIPs: string[] } {
   const internal: string[] = [];
@@ -180,7 +179,6 @@ export function classifyInterfaces(ifaces: readonly LocalInterface[], tunName: s
       const ip = parseIP(a.split('/')[0]!);
       if (!c || !ip || isTailscaleIP(ip)) continue;
       if (c.bits === (c.family === 4 ? 32 : 128)) continue;
-      if (c.family === 6 && cidrCovers(LINK_LOCAL_V6, c)) continue;
       hostIPs.push(a.split('/')[0]!);
       (i.loopback ? internal : external).push(c.text);
     }

@@ -58,7 +58,8 @@ test('exit node by stable ID: default routes via it, LAN also to the exit node (
   assert.equal(t.exitNode?.name, 'exit');
   const exit = t.routes.filter((r) => r.kind === 'exit');
   assert.deepEqual(exit.map((r) => [r.prefix, r.nodeID]), [['0.0.0.0/0', EXIT_ID], ['::/0', EXIT_ID]]);
-  assert.deepEqual(t.routes.filter((r) => r.kind === 'exit-lan').map((r) => r.prefix), ['192.168.1.0/24', '2001:db8:1::/64']);
+  // link-local included, as tailscaled v1.98.10 does (test/e2e/os/routes-tailscaled.test.ts)
+  assert.deepEqual(t.routes.filter((r) => r.kind === 'exit-lan').map((r) => r.prefix), ['192.168.1.0/24', '2001:db8:1::/64', 'fe80::/64']);
   assert.deepEqual(t.localRoutes, ['127.0.0.0/8']);
   assert.deepEqual([...t.peerAllowedIPs.get(EXIT_ID)!].sort(), ['0.0.0.0/0', '100.64.0.5/32', '::/0', 'fd7a:115c:a1e0::5/128']);
   // the half exit node never gets /0 in WireGuard
@@ -68,7 +69,7 @@ test('exit node by stable ID: default routes via it, LAN also to the exit node (
 test('exit node by IP with allow-LAN-access: LAN becomes throw routes', () => {
   const t = computeRouteTable(inputs({ prefs: prefs({ ExitNodeIP: v4(EXIT_ID), ExitNodeAllowLANAccess: true }) }));
   assert.equal(t.exitNode?.nodeID, EXIT_ID);
-  assert.deepEqual(t.localRoutes, ['127.0.0.0/8', '192.168.1.0/24', '2001:db8:1::/64']);
+  assert.deepEqual(t.localRoutes, ['127.0.0.0/8', '192.168.1.0/24', '2001:db8:1::/64', 'fe80::/64']);
   assert.equal(t.routes.filter((r) => r.kind === 'exit-lan').length, 0);
 });
 
