@@ -83,3 +83,21 @@ test('headscale helpers: interactive login, subnet routes, exit node, policy, re
     },
   );
 });
+
+test('pre-auth keys: a tagged key makes a tagged-devices node, an ephemeral key an ephemeral one', { timeout: 120_000 }, async (t) => {
+  await withLab(t, { hosts: [{ name: 'a1', join: false }, { name: 'e1', join: false }], derpRegions: 1 }, async (lab) => {
+    const hs = lab.headscale;
+    // tags need an owner in the policy (hs: docs/ref/registration.md)
+    await hs.setPolicy('{ "tagOwners": { "tag:router": ["lab@"] }, "acls": [ { "action": "accept", "src": ["*"], "dst": ["*:*"] } ] }');
+    await lab.join(lab.peer('a1'), { authKey: await lab.authKey({ tags: ['tag:router'] }) });
+    await lab.join(lab.peer('e1'), { authKey: await lab.authKey({ ephemeral: true }) });
+    const a1 = await hs.nodeByName('a1');
+    assert.deepEqual(a1?.tags, ['tag:router']);
+    assert.equal(a1?.user?.name, 'tagged-devices');
+    const e1 = await hs.nodeByName('e1');
+    assert.equal(e1?.user?.name, 'lab');
+    assert.equal((e1?.['pre_auth_key'] as { ephemeral?: boolean } | undefined)?.ephemeral, true);
+    // the key a node used is the shared reusable key unless asked otherwise
+    assert.equal(await lab.authKey(), await lab.authKey());
+  });
+});
