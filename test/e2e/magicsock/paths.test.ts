@@ -33,19 +33,21 @@ async function waitPeerSeen(lab: Lab, tsHost: string, name: string): Promise<voi
   }, 60_000);
 }
 
-interface Case { name: string; meshNat: NatKind | 'none'; tsNat: NatKind | 'none'; refNat?: NatKind | 'none' }
+interface Case { name: string; meshNat: NatKind | 'none'; tsNat: NatKind | 'none' }
 
 const CASES: Case[] = [
   { name: 'same LAN-like public hosts', meshNat: 'none', tsNat: 'none' },
   { name: 'both behind easy NATs', meshNat: 'easy', tsNat: 'easy' },
   { name: 'Meshtray behind a hard NAT', meshNat: 'hard', tsNat: 'easy' },
   { name: 'UDP blocked on Meshtray\'s side', meshNat: 'udp-blocked', tsNat: 'easy' },
+  { name: 'tailscaled behind a hard NAT', meshNat: 'easy', tsNat: 'hard' },
+  { name: 'UDP blocked on tailscaled\'s side', meshNat: 'easy', tsNat: 'udp-blocked' },
 ];
 
 for (const c of CASES) {
   test(`magicsock ↔ tailscaled: ${c.name}: ICMP, TCP, and the same path as a tailscaled pair`, { timeout: 300_000 }, async (t) => {
     await withLab(t, {
-      name: `ms-${c.meshNat}`,
+      name: `ms-${c.meshNat}-${c.tsNat}`,
       derpRegions: 1,
       hosts: [
         { name: 't1', nat: c.tsNat },
