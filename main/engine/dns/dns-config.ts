@@ -118,23 +118,26 @@ export function buildDNSPlan(inp: DNSInputs): DNSPlan {
       for (const ip of ips) if (!cur.includes(ip)) cur.push(ip);
     } else hosts.set(name, [...ips]);
   };
-  const addNode = (n: NetNode, isSelf: boolean) => {
+  // Self goes through the same address filter as peers (tailscale sets self and peers alike), so
+  // without magicdns-aaaa even our own AAAA is withheld (seen in tailscaled v1.98.10).
+  const addNode = (n: NetNode) => {
     const fqdn = n.Name ? toFQDN(n.Name) : undefined;
     if (!fqdn || fqdn === '.') return;
-    const ips = isSelf ? nodeIPs(n, selfV6Only, true) : nodeIPs(n, selfV6Only, wantAAAA);
+    const ips = nodeIPs(n, selfV6Only, wantAAAA);
     addHost(fqdn, ips);
     // Bare first labels only with MagicDNS on and for names inside our suffix (tsdns magicHosts).
     if (dns.Proxied && suffix && suffix !== '.' && fqdn.endsWith('.' + suffix)) {
       const bare = fqdn.slice(0, fqdn.length - suffix.length - 1);
       if (!bare.includes('.')) addHost(bare + '.', ips);
     }
-    for (const a of (n.Addresses ?? []).map((x) => x.split('/')[0]!)) {
+    // PTR only for the addresses the names resolve to (tsdns builds ipToHost from Hosts).
+    for (const a of ips) {
       const c = canonicalIP(a);
       if (c && !ptr.has(c)) ptr.set(c, fqdn);
     }
   };
-  addNode(inp.self, true);
-  for (const p of inp.peers) addNode(p, false);
+  addNode(inp.self);
+  for (const p of inp.peers) addNode(p);
 
   const extraNames: string[] = [];
   for (const r of dns.ExtraRecords ?? []) {
@@ -145,6 +148,7 @@ export function buildDNSPlan(inp: DNSInputs): DNSPlan {
     if ((r.Type === 'A' && ip.includes(':')) || (r.Type === 'AAAA' && !ip.includes(':'))) continue;
     if (!extraNames.includes(fqdn)) extraNames.push(fqdn);
     addHost(fqdn, [ip]);
+    if (!ptr.has(ip)) ptr.set(ip, fqdn);
   }
 
   if (!inp.corpDNS) return { resolver: { hosts, ptr, localDomains, routes }, os: undefined, skipped };
