@@ -244,3 +244,33 @@ test('magicPeerFromNode routes only the peer\'s own addresses unless routes are 
   assert.deepEqual(magicPeerFromNode(n, { routeAll: true }).allowedIps, ['100.64.0.2/32', '10.1.0.0/24']);
   assert.equal(magicPeerFromNode({ ...n, DiscoKey: null }).discoKey, undefined);
 });
+
+test('fuzz: random and mutated disco/DERP input never throws and never answers', async () => {
+  const s = setup();
+  const rnd = new SeededRandom(99);
+  const valid = s.peer.seal({ type: 'ping', txid: new Uint8Array(12).fill(5), nodeKey: s.peer.node.public, padding: 0 });
+  for (let i = 0; i < 3000; i++) {
+    let b: Uint8Array;
+    const mode = i % 3;
+    if (mode === 0) b = rnd.bytes(Math.floor(rnd.float() * 200));
+    else {
+      // Keep the magic and sender key (so the box is tried), corrupt the rest, sometimes truncate.
+      b = Uint8Array.from(valid);
+      const flips = 1 + Math.floor(rnd.float() * 4);
+      for (let f = 0; f < flips; f++) {
+        const at = 38 + Math.floor(rnd.float() * (b.length - 38));
+        b[at]! ^= 1 + Math.floor(rnd.float() * 255);
+      }
+      if (mode === 2) b = b.subarray(0, Math.floor(rnd.float() * b.length));
+    }
+    s.dp.receiveDisco(i % 2 ? PUB : `[2001:db8::${i % 97}]:${1 + (i % 65535)}`, b);
+    s.derp.deliver(900, s.peer.node.public, b);
+  }
+  await s.clock.advance(10);
+  assert.equal(s.udpToPeer().length, 0, 'nothing answered over UDP');
+  // Over DERP only non-disco bytes were passed on, as WireGuard for the addon to judge.
+  assert.ok(s.derp.take().every((d) => s.peer.open(d.data) === undefined));
+  const m = s.conn.metrics();
+  assert.equal(Object.keys(m).filter((k) => k.includes('internal-error')).length, 0);
+  assert.ok((m['disco_open-failed'] ?? 0) > 1000, 'mutated boxes failed to open and were counted');
+});
