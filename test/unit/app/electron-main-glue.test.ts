@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,6 +59,10 @@ test('electron-main glue under a fake electron: window, IPC gate, hardening, tra
     assert.ok(rep.sentChannels.includes('meshtray:notify'));
     assert.deepEqual(rep.refusedSent, [], 'a foreign webContents gets no stream');
     assert.ok(rep.logLines.some((l: string) => /ipc: refused sender/.test(l)));
+    if (!ts) {
+      // Built layout (what Electron runs): the paths electron-main computes point at real files.
+      for (const f of [rep.tray.image.path, rep.loaded, rep.webPreferences.preload]) assert.ok(existsSync(f), f);
+    }
   } finally {
     rmSync(userData, { recursive: true, force: true });
   }
