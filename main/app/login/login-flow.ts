@@ -91,6 +91,11 @@ export class LoginFlow {
 
   /** Feed every engine Notify here (the app controller's own subscription). */
   onNotify(n: Notify): void {
+    // A user who finishes in the browser after the timeout still gets "Logged in".
+    if (this.progress.phase === 'timed-out' && (n.LoginFinished || (!this.reauth && (n.State ?? n.Status?.BackendState) === 'Running'))) {
+      this.set({ phase: 'succeeded', controlURL: this.progress.controlURL, message: 'Logged in.' });
+      return;
+    }
     if (!this.inProgress) return;
     const authURL = n.BrowseToURL ?? (n.Status?.AuthURL ? n.Status.AuthURL : undefined);
     if (authURL && !this.opened.has(authURL)) void this.openBrowser(authURL);

@@ -67,8 +67,10 @@ test('browser never returns: timed-out with a message, the link kept', async () 
   assert.equal(flow.current.phase, 'timed-out');
   assert.equal(flow.current.authURL, 'http://hs.test:8080/register/xyz');
   assert.match(flow.current.message ?? '', /browser did not come back/);
+  flow.onNotify({ BrowseToURL: 'http://hs.test:8080/register/other' });
+  assert.equal(flow.current.phase, 'timed-out', 'a timed-out flow opens nothing more');
   flow.onNotify({ State: 'Running' });
-  assert.equal(flow.current.phase, 'timed-out', 'a finished flow ignores later notifies');
+  assert.equal(flow.current.phase, 'succeeded', 'finishing in the browser after the timeout still counts');
 });
 
 test('success before the timeout cancels the timer', async () => {
