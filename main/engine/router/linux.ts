@@ -11,6 +11,7 @@
 import { z } from 'zod';
 import { MeshtrayError } from '../../../common/errors/errors.js';
 import type { Logger } from '../ports/ports.js';
+import { ACL_CHAIN, parseACLDrops } from '../filter/kernel-acl.js';
 import { parseCIDR } from '../routes/ip-set.js';
 import {
   BYPASS_MARK,
@@ -44,7 +45,7 @@ export interface ChainSpec {
   readonly fam: Fam;
   readonly table: 'filter' | 'nat' | 'mangle';
   readonly chain: string;
-  /** Built-in chain our jump rule goes into (inserted at position 1). */
+  /** Built-in chain our jump rule goes into (inserted at position 1); '' = only referenced by our chains. */
   readonly hook: string;
   readonly rules: readonly (readonly string[])[];
 }
@@ -58,7 +59,11 @@ export function desiredChains(cfg: RouterConfig, ipv6: boolean): ChainSpec[] {
   const out: ChainSpec[] = [];
   for (const fam of ipv6 ? ([4, 6] as const) : ([4] as const)) {
     const own = cfg.localAddrs.filter((a) => (fam === 6) === a.includes(':')).map((a) => a.split('/')[0]!);
+    const acl = cfg.acl ? (fam === 4 ? cfg.acl.v4 : cfg.acl.v6) : undefined;
+    // ACL chains first: they must exist before the chains that jump to them (and go last on removal).
+    for (const c of acl ?? []) out.push({ fam, table: 'filter', chain: c.chain, hook: '', rules: c.rules });
     const input: string[][] = own.map((ip) => ['-i', 'lo', '-s', ip, '-j', 'ACCEPT']);
+    if (acl) input.push(['-i', tun, '-j', ACL_CHAIN]);
     input.push(['-i', tun, '-j', 'ACCEPT']);
     if (fam === 4) {
       // Anti-spoofing: tailnet source addresses only ever arrive through the tunnel (ChromeOS VMs excepted).
@@ -71,10 +76,9 @@ export function desiredChains(cfg: RouterConfig, ipv6: boolean): ChainSpec[] {
     out.push({ fam, table: 'mangle', chain: CHAIN.connPre, hook: 'PREROUTING', rules: [['-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-m', 'connmark', '!', '--mark', `0x0/${hex(FWMARK_MASK)}`, '-j', 'CONNMARK', '--restore-mark', '--nfmask', hex(FWMARK_MASK), '--ctmask', hex(FWMARK_MASK)]] });
     out.push({ fam, table: 'mangle', chain: CHAIN.connOut, hook: 'OUTPUT', rules: [['-m', 'conntrack', '--ctstate', 'NEW', '-m', 'mark', '!', '--mark', `0x0/${hex(FWMARK_MASK)}`, '-j', 'CONNMARK', '--save-mark', '--nfmask', hex(FWMARK_MASK), '--ctmask', hex(FWMARK_MASK)]] });
     if (!cfg.forwarding.enabled) continue;
-    const fwd: string[][] = [
-      ['-i', tun, '-j', 'MARK', '--set-xmark', SUBNET_MARK],
-      ['-m', 'mark', '--mark', SUBNET_MARK, '-j', 'ACCEPT'],
-    ];
+    const fwd: string[][] = [['-i', tun, '-j', 'MARK', '--set-xmark', SUBNET_MARK]];
+    if (acl) fwd.push(['-i', tun, '-j', ACL_CHAIN]);
+    fwd.push(['-m', 'mark', '--mark', SUBNET_MARK, '-j', 'ACCEPT']);
     if (fam === 4) fwd.push(['-o', tun, '-s', '100.64.0.0/10', '-j', 'DROP']);
     if (cfg.forwarding.statefulFiltering) fwd.push(['-o', tun, '-m', 'conntrack', '!', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'DROP']);
     fwd.push(['-o', tun, '-j', 'ACCEPT']);
@@ -283,7 +287,7 @@ export class LinuxRouter implements Router {
         st.chains.push({ fam: c.fam, table: c.table, chain: c.chain, hook: c.hook, rules: c.rules.map((r) => [...r]) });
         await this.save();
         await this.run([ipt, '-w', '-t', c.table, '-N', c.chain]);
-        await this.run([ipt, '-w', '-t', c.table, '-I', c.hook, '1', '-j', c.chain]);
+        if (c.hook) await this.run([ipt, '-w', '-t', c.table, '-I', c.hook, '1', '-j', c.chain]);
       } else {
         have.rules = c.rules.map((r) => [...r]);
         await this.save();
@@ -294,7 +298,8 @@ export class LinuxRouter implements Router {
 
     // Now remove what is no longer wanted.
     const errors: string[] = [];
-    for (const h of [...st.chains]) {
+    // Newest first: a chain goes only after the chains that jump to it were rebuilt or removed.
+    for (const h of [...st.chains].reverse()) {
       if (want.some((c) => key(c) === key(h))) continue;
       await this.removeChain(h, errors);
       st.chains = st.chains.filter((x) => x !== h);
@@ -325,9 +330,23 @@ export class LinuxRouter implements Router {
 
   private async removeChain(h: RouterState['chains'][number], errors: string[]): Promise<void> {
     const ipt = h.fam === 4 ? 'iptables' : 'ip6tables';
-    await this.runDel([ipt, '-w', '-t', h.table, '-D', h.hook, '-j', h.chain], errors);
+    if (h.hook) await this.runDel([ipt, '-w', '-t', h.table, '-D', h.hook, '-j', h.chain], errors);
     await this.runDel([ipt, '-w', '-t', h.table, '-F', h.chain], errors);
     await this.runDel([ipt, '-w', '-t', h.table, '-X', h.chain], errors);
+  }
+
+  /** Packets the kernel ACL dropped so far (both families), by reason; zeros when no ACL is installed. */
+  async aclDrops(): Promise<{ acl: number; notLocal: number }> {
+    const out = { acl: 0, notLocal: 0 };
+    for (const c of this.st?.chains ?? []) {
+      if (c.chain !== ACL_CHAIN) continue;
+      const r = await this.o.runner.run([c.fam === 4 ? 'iptables' : 'ip6tables', '-w', '-t', 'filter', '-nvxL', ACL_CHAIN]);
+      if (r.code !== 0) continue;
+      const d = parseACLDrops(r.stdout);
+      out.acl += d.acl;
+      out.notLocal += d.notLocal;
+    }
+    return out;
   }
 
   async restore(): Promise<void> {

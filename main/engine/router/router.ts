@@ -1,6 +1,7 @@
 // The OS router port (tailscale wgengine/router/router.go Router + Config): the engine hands it the
 // desired state, the OS implementation reconciles. One implementation per OS (linux.ts); index.ts
 // picks it.
+import type { KernelACL } from '../filter/kernel-acl.js';
 import type { RouteTable } from '../routes/route-table.js';
 
 /** tsconst/linuxfw.go: the engine's own sockets carry this mark and bypass the tunnel. */
@@ -26,6 +27,11 @@ export interface RouterConfig {
   readonly forwarding: { readonly enabled: boolean; readonly snat: boolean; readonly statefulFiltering: boolean };
   /** 'on': our own iptables chains; 'off': touch no firewall (tailscale --netfilter-mode=off). */
   readonly netfilter: 'on' | 'off';
+  /**
+   * The netmap's packet filter compiled for the kernel (filter/kernel-acl.ts): when present, traffic
+   * arriving from the tunnel (to this host or forwarded) must pass it. Needs netfilter 'on'.
+   */
+  readonly acl?: KernelACL;
 }
 
 export interface Router {
@@ -37,8 +43,9 @@ export interface Router {
   repair(): Promise<void>;
 }
 
-export function routerConfigFromTable(t: RouteTable, o: { tunName: string; mtu?: number; netfilter?: 'on' | 'off' }): RouterConfig {
+export function routerConfigFromTable(t: RouteTable, o: { tunName: string; mtu?: number; netfilter?: 'on' | 'off'; acl?: KernelACL }): RouterConfig {
   return {
+    ...(o.acl ? { acl: o.acl } : {}),
     tunName: o.tunName,
     mtu: o.mtu ?? 1280,
     localAddrs: t.localAddrs,
