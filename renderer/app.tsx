@@ -18,7 +18,8 @@ const TABS = [
 type TabId = (typeof TABS)[number]['id'];
 
 export function App() {
-  const connected = useUi((s) => s.engine.connected);
+  // The app shell also knows when the engine's stream broke (daemon stopped): then nothing shown is current.
+  const connected = useUi((s) => s.engine.connected && s.app?.engineReachable !== false);
   const state = useUi((s) => s.engine.state);
   const host = useUi((s) => s.app?.host);
   const [tab, setTab] = useState<TabId>('peers');
@@ -36,7 +37,7 @@ export function App() {
       {!connected ? (
         <section className="screen engine-missing" aria-labelledby="engine-missing-title">
           <h1 id="engine-missing-title">Waiting for the Meshtray engine</h1>
-          <p role="status">{host?.mode === 'unavailable' ? host.detail : 'Connecting to the engine…'}</p>
+          <p role="status">{host?.mode === 'unavailable' ? host.detail : 'Connecting to the engine… (is meshtrayd running?)'}</p>
         </section>
       ) : needsLogin ? (
         <SignInScreen />

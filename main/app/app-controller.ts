@@ -81,6 +81,7 @@ export class AppController {
       () => {
         this.engineReachable = false;
         this.emitMenu();
+        this.emitAppState();
       },
     );
     this.updates.start();
@@ -103,6 +104,7 @@ export class AppController {
       login: this.login.current,
       update: this.updates.current,
       host: this.o.host,
+      engineReachable: this.engineReachable,
       ...(this.secretsWarning ? { secretsWarning: this.secretsWarning } : {}),
     };
   }
@@ -185,7 +187,10 @@ export class AppController {
   }
 
   private onNotify(n: Notify): void {
-    this.engineReachable = true;
+    if (!this.engineReachable) {
+      this.engineReachable = true;
+      this.emitAppState();
+    }
     if (n.Prefs) this.prefs = n.Prefs;
     if (n.Status) {
       this.status = n.Status;

@@ -25,6 +25,7 @@ export const AppStateSchema = z.object({
   login: LoginProgressSchema,
   update: UpdateStateSchema,
   host: z.object({ mode: z.enum(['attached', 'in-process', 'unavailable']), detail: z.string() }),
+  engineReachable: z.boolean(),
   secretsWarning: z.string().optional(),
 });
 export type AppState = z.infer<typeof AppStateSchema>;

@@ -50,6 +50,8 @@ export const AppStateSchema = z.object({
   login: LoginProgressSchema,
   update: UpdateStateSchema,
   host: EngineHostSchema,
+  /** False while the engine's status stream is down (daemon stopped or crashed); the window then says so. */
+  engineReachable: z.boolean(),
   /** Keychain problems (locked, missing backend) as one user-facing sentence. */
   secretsWarning: z.string().optional(),
 });

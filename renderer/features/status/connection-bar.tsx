@@ -15,22 +15,25 @@ const LABEL: Record<string, string> = {
 const NO_IPS: readonly string[] = [];
 
 export function ConnectionBar() {
+  const reachable = useUi((s) => s.engine.connected && s.app?.engineReachable !== false);
+  // Without a live engine the last state seen is not the truth any more: show none.
   const state = useUi((s) => s.engine.state);
+  const shown = reachable ? state : undefined;
   const ips = useUi((s) => s.engine.status?.TailscaleIPs) ?? NO_IPS;
   const exitID = useUi((s) => s.engine.prefs?.ExitNodeID ?? '');
   const exitPeer = useUi((s) => (exitID ? Object.values(s.engine.status?.Peer ?? {}).find((p) => p.ID === exitID) : undefined));
   const act = useAction();
   const on = state === 'Running' || state === 'Starting';
   return (
-    <header className={`connection-bar state-${state ?? 'unknown'}`}>
+    <header className={`connection-bar state-${shown ?? 'unknown'}`}>
       <div>
         <p className="state" data-testid="connection-state" role="status">
-          {state ? LABEL[state] ?? state : 'Not connected to the engine'}
-          {state === 'Running' && exitID ? ` · using an exit node${exitPeer ? ` (${displayName(exitPeer)})` : ''}` : ''}
+          {shown ? LABEL[shown] ?? shown : 'Not connected to the engine'}
+          {shown === 'Running' && exitID ? ` · using an exit node${exitPeer ? ` (${displayName(exitPeer)})` : ''}` : ''}
         </p>
-        {ips.length > 0 && <p className="self-ip">{ips.join(' · ')}</p>}
+        {shown && ips.length > 0 && <p className="self-ip">{ips.join(' · ')}</p>}
       </div>
-      {state && state !== 'NeedsLogin' && state !== 'NoState' && (
+      {shown && shown !== 'NeedsLogin' && shown !== 'NoState' && (
         <button
           type="button"
           className={on ? '' : 'primary'}

@@ -170,6 +170,14 @@ export class RealEngine {
     await this.hs.cli(['auth', 'register', '--auth-id', authId, '--user', user]);
   }
 
+  /** Stops meshtrayd (SIGTERM) and waits for it, as when the service is stopped under a running app. */
+  async killDaemon(): Promise<void> {
+    if (!this.daemon || this.daemonExited) return;
+    const gone = new Promise<void>((r) => this.daemon!.once('exit', () => r()));
+    this.daemon.kill('SIGTERM');
+    await gone;
+  }
+
   async stop(): Promise<void> {
     for (const p of this.peers) p.stop();
     if (this.daemon && !this.daemonExited) {

@@ -33,7 +33,7 @@ function unreachableFeed(port: number): Updater {
   };
 }
 
-test('bad input: schema-failing call, foreign caller, browser never returns, update feed down', { timeout: 180_000 }, async (t) => {
+test('bad input: schema-failing call, foreign caller, browser never returns, update feed down, daemon stopped', { timeout: 180_000 }, async (t) => {
   if (skipUnlessRendererE2E(t)) return;
   let engine: RealEngine | undefined;
   let chromium: LaunchedBrowser | undefined;
@@ -92,6 +92,12 @@ test('bad input: schema-failing call, foreign caller, browser never returns, upd
     assert.equal(update.value.message, 'The update server could not be reached. You are still on 0.1.0; nothing was changed. Meshtray will try again later.');
     await page.getByTestId('update-banner').getByText('The update server could not be reached.').waitFor();
     await shot(page, '11-update-feed-unreachable');
+
+    // 5. The daemon goes away under the running app: the window says so instead of showing stale state.
+    await e.killDaemon();
+    await page.getByRole('heading', { name: 'Waiting for the Meshtray engine' }).waitFor({ timeout: 20_000 });
+    assert.equal(await page.getByTestId('connection-state').innerText(), 'Not connected to the engine');
+    await shot(page, '16-daemon-stopped');
   } catch (err) {
     process.stderr.write(`--- bridge log ---\n${log.lines.slice(-40).join('\n')}\n--- meshtrayd log ---\n${engine?.daemonLog() ?? ''}\n`);
     throw err;

@@ -15,7 +15,7 @@ function setup() {
   engine.answers.editPrefs = (req) => ({ ...prefs(), ...(req as object) });
   const log = new MemLogger();
   const app: AppHandlers = {
-    getAppState: async () => ({ login: { phase: 'idle', controlURL: '' }, update: { phase: 'idle', currentVersion: '0.1.0' }, host: { mode: 'attached', detail: '/run/x.sock' } }),
+    getAppState: async () => ({ login: { phase: 'idle', controlURL: '' }, update: { phase: 'idle', currentVersion: '0.1.0' }, host: { mode: 'attached', detail: '/run/x.sock' }, engineReachable: true }),
     checkServer: async (r) => ({ URL: r.URL, reachable: true, message: 'ok' }),
     login: async () => { throw new MeshtrayError('ERR_CONTROL_UNREACHABLE', 'Cannot reach http://x: connection refused.', { URL: 'http://x' }); },
     cancelLogin: async () => ({}),

@@ -15,9 +15,9 @@ test('main and renderer app-state schemas agree', () => {
   assert.ok(sameAppState && sameServerCheck && sameUpdate);
   assert.deepEqual(Object.keys(rendererSide.appResponseSchemas).sort(), Object.keys(mainSide.appCalls).sort());
   const samples = [
-    { login: { phase: 'waiting-for-browser', controlURL: 'http://x', authURL: 'http://x/register/1' }, update: { phase: 'ready', currentVersion: '1', availableVersion: '2' }, host: { mode: 'attached', detail: '/s' } },
-    { login: { phase: 'bogus', controlURL: '' }, update: { phase: 'idle', currentVersion: '1' }, host: { mode: 'attached', detail: '' } },
-    { login: { phase: 'idle', controlURL: '' }, update: { phase: 'downloading', currentVersion: '1', percent: 140 }, host: { mode: 'attached', detail: '' } },
+    { login: { phase: 'waiting-for-browser', controlURL: 'http://x', authURL: 'http://x/register/1' }, update: { phase: 'ready', currentVersion: '1', availableVersion: '2' }, host: { mode: 'attached', detail: '/s' }, engineReachable: true },
+    { login: { phase: 'bogus', controlURL: '' }, update: { phase: 'idle', currentVersion: '1' }, host: { mode: 'attached', detail: '' }, engineReachable: false },
+    { login: { phase: 'idle', controlURL: '' }, update: { phase: 'downloading', currentVersion: '1', percent: 140 }, host: { mode: 'attached', detail: '' }, engineReachable: false },
   ];
   for (const s of samples) assert.equal(mainSide.AppStateSchema.safeParse(s).success, rendererSide.AppStateSchema.safeParse(s).success);
 });
