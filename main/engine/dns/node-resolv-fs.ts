@@ -1,5 +1,5 @@
 // The real file operations for DirectResolvConf.
-import { chmod, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, open, readFile, readlink, rename, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import type { ResolvFS } from './resolv-conf.js';
 
@@ -37,6 +37,19 @@ export const nodeResolvFS: ResolvFS = {
     await unlink(path).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'ENOENT') throw e;
     });
+  },
+  async readlink(path) {
+    try {
+      return (await lstat(path)).isSymbolicLink() ? await readlink(path) : undefined;
+    } catch {
+      return undefined;
+    }
+  },
+  async symlink(target, path) {
+    const tmp = join(dirname(path), `.${basename(path)}.meshtray-link`);
+    await unlink(tmp).catch(() => undefined);
+    await symlink(target, tmp);
+    await rename(tmp, path);
   },
   async mode(path) {
     try {

@@ -17,6 +17,10 @@ export interface ResolvFS {
   write(path: string, data: Uint8Array, mode?: number): Promise<void>;
   remove(path: string): Promise<void>;
   mode(path: string): Promise<number | undefined>;
+  /** The link target when `path` is a symlink (e.g. to systemd-resolved's stub file), else undefined. */
+  readlink(path: string): Promise<string | undefined>;
+  /** Atomically makes `path` a symlink to `target` (replacing whatever is there). */
+  symlink(target: string, path: string): Promise<void>;
 }
 
 export function renderResolvConf(cfg: OSDNSConfig): string {
@@ -68,7 +72,15 @@ export class DirectResolvConf {
   /** The OS's own config: from the backup when the live file is ours, else the live file. */
   async baseConfig(): Promise<OSDNSConfig> {
     const live = await this.fs.read(this.path);
-    const src = isOurs(live) ? await this.fs.read(this.backupPath) : live;
+    let src = live;
+    if (isOurs(live)) {
+      const link = await this.fs.read(this.backupPath + '.symlink');
+      if (link) {
+        // A relative link target is relative to the link's directory.
+        const target = new TextDecoder().decode(link);
+        src = await this.fs.read(target.startsWith('/') ? target : this.path.slice(0, this.path.lastIndexOf('/') + 1) + target);
+      } else src = await this.fs.read(this.backupPath);
+    }
     return parseResolvConf(src ? new TextDecoder().decode(src) : '');
   }
 
@@ -80,9 +92,11 @@ export class DirectResolvConf {
     }
     const live = await this.fs.read(this.path);
     if (!isOurs(live)) {
-      // A missing original is recorded as an empty backup plus a flag byte-for-byte would lose, so
-      // remember absence explicitly.
-      if (live === undefined) await this.fs.write(this.backupPath + '.absent', new Uint8Array());
+      const target = await this.fs.readlink(this.path);
+      // A symlink (systemd-resolved, resolvconf) is put back as the same symlink, not as a copy of
+      // what it pointed to; a missing original is remembered as missing.
+      if (target !== undefined) await this.fs.write(this.backupPath + '.symlink', new TextEncoder().encode(target));
+      else if (live === undefined) await this.fs.write(this.backupPath + '.absent', new Uint8Array());
       else await this.fs.write(this.backupPath, live, await this.fs.mode(this.path));
     }
     await this.fs.write(this.path, new TextEncoder().encode(renderResolvConf(cfg)), 0o644);
@@ -97,10 +111,18 @@ export class DirectResolvConf {
     const live = await this.fs.read(this.path);
     const backup = await this.fs.read(this.backupPath);
     const absent = (await this.fs.read(this.backupPath + '.absent')) !== undefined;
-    if (!isOurs(live)) {
+    const link = await this.fs.read(this.backupPath + '.symlink');
+    const liveIsLink = (await this.fs.readlink(this.path)) !== undefined;
+    if (!isOurs(live) || liveIsLink) {
       if (backup !== undefined) await this.fs.remove(this.backupPath);
       if (absent) await this.fs.remove(this.backupPath + '.absent');
-      return backup !== undefined || absent ? 'not-ours' : 'nothing';
+      if (link) await this.fs.remove(this.backupPath + '.symlink');
+      return backup !== undefined || absent || link ? 'not-ours' : 'nothing';
+    }
+    if (link !== undefined) {
+      await this.fs.symlink(new TextDecoder().decode(link), this.path);
+      await this.fs.remove(this.backupPath + '.symlink');
+      return 'restored';
     }
     if (backup !== undefined) {
       await this.fs.write(this.path, backup, await this.fs.mode(this.backupPath));

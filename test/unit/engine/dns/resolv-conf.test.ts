@@ -1,4 +1,8 @@
 import { test } from 'node:test';
+import { lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { nodeResolvFS } from '../../../../main/engine/dns/node-resolv-fs.js';
 import assert from 'node:assert/strict';
 import { DirectResolvConf, MARKER, parseResolvConf, renderResolvConf, type ResolvFS } from '../../../../main/engine/dns/resolv-conf.js';
 
@@ -9,6 +13,12 @@ class MemFS implements ResolvFS {
   }
   async write(p: string, data: Uint8Array, mode = 0o644) {
     this.files.set(p, { data: data.slice(), mode });
+  }
+  async readlink() {
+    return undefined;
+  }
+  async symlink(): Promise<void> {
+    throw new Error('no symlinks in this fake');
   }
   async remove(p: string) {
     this.files.delete(p);
@@ -80,4 +90,30 @@ test('a missing original stays missing after restore', async () => {
 test('render/parse round trip', () => {
   const c = { nameservers: ['100.100.100.100', 'fd7a:115c:a1e0::53'], searchDomains: ['a.example', 'b'] };
   assert.deepEqual(parseResolvConf(renderResolvConf(c)), c);
+});
+
+test('real files: a symlinked resolv.conf (systemd-resolved style) comes back as the same symlink', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mt-resolv-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const stub = join(dir, 'stub-resolv.conf');
+  const path = join(dir, 'resolv.conf');
+  writeFileSync(stub, 'nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch lan\n');
+  symlinkSync('stub-resolv.conf', path);
+  const m = new DirectResolvConf({ fs: nodeResolvFS, path, backupPath: join(dir, 'backup') });
+  await m.set({ nameservers: ['100.100.100.100'], searchDomains: ['tail.example'] });
+  assert.equal(lstatSync(path).isSymbolicLink(), false);
+  assert.match(readFileSync(path, 'utf8'), /nameserver 100\.100\.100\.100/);
+  assert.equal(readFileSync(stub, 'utf8'), 'nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch lan\n', 'the link target is untouched');
+  assert.deepEqual((await m.baseConfig()).nameservers, ['127.0.0.53']);
+  // killed, then repaired by the next start
+  assert.equal(await new DirectResolvConf({ fs: nodeResolvFS, path, backupPath: join(dir, 'backup') }).repair(), 'restored');
+  assert.equal(lstatSync(path).isSymbolicLink(), true);
+  assert.equal(readlinkSync(path), 'stub-resolv.conf');
+  // a plain file in a real directory: byte for byte, mode kept
+  writeFileSync(join(dir, 'plain.conf'), 'nameserver 10.0.0.1', { mode: 0o600 });
+  const p2 = new DirectResolvConf({ fs: nodeResolvFS, path: join(dir, 'plain.conf'), backupPath: join(dir, 'backup2') });
+  await p2.set({ nameservers: ['100.100.100.100'], searchDomains: [] });
+  await p2.restore();
+  assert.equal(readFileSync(join(dir, 'plain.conf'), 'utf8'), 'nameserver 10.0.0.1');
+  assert.equal(lstatSync(join(dir, 'plain.conf')).mode & 0o777, 0o600);
 });

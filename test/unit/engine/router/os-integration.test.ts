@@ -36,6 +36,12 @@ class MemFS implements ResolvFS {
   async write(p: string, d: Uint8Array) {
     this.files.set(p, d.slice());
   }
+  async readlink() {
+    return undefined;
+  }
+  async symlink(): Promise<void> {
+    throw new Error('no symlinks in this fake');
+  }
   async remove(p: string) {
     this.files.delete(p);
   }
