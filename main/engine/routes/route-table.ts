@@ -54,7 +54,13 @@ export interface RouteInputs {
   readonly tunName: string;
   /** Routes of other interfaces (ip route show table all), to detect conflicts with other VPNs. */
   readonly osRoutes?: readonly OSRoute[];
-  /** Control and DERP server addresses, reported when a tunnel route covers them. */
+  /**
+   * Control and DERP server addresses. Our control and DERP connections are Node sockets that
+   * cannot carry the bypass mark (only the native data plane's UDP socket does), so when a tunnel
+   * route covers one of these (an exit node's /0, a subnet route) a host throw route keeps it on
+   * the main table; otherwise selecting an exit node would pull the control connection into the
+   * tunnel it maintains.
+   */
   readonly controlIPs?: readonly string[];
   /** For peers' KeyExpiry; default: never expired by time. */
   readonly nowMs?: number;
@@ -115,6 +121,8 @@ export interface RouteTable {
   readonly peerAllowedIPs: ReadonlyMap<number, readonly string[]>;
   /** What this node advertises and how it forwards (subnet router / exit node side). */
   readonly advertise: { readonly routes: readonly string[]; readonly exitNode: boolean; readonly snat: boolean; readonly statefulFiltering: boolean };
+  /** Host prefixes of control/DERP servers kept off the tunnel (also in localRoutes). */
+  readonly bypass: readonly string[];
   /** LAN prefixes of this machine (external) and VM/loopback prefixes (internal). */
   readonly lan: { readonly external: readonly string[]; readonly internal: readonly string[] };
   readonly warnings: readonly RouteWarning[];
@@ -364,12 +372,24 @@ export function computeRouteTable(inp: RouteInputs): RouteTable {
     }
   }
 
+  const bypass: string[] = [];
+  const tunnel = routes.filter((r) => r.kind !== 'quad100');
+  for (const ip of inp.controlIPs ?? []) {
+    const c = parseCIDR(ip);
+    if (!c || c.bits !== (c.family === 4 ? 32 : 128)) continue;
+    const cover = longestCovering(tunnel, c);
+    if (!cover || cover.prefix === c.text) continue;
+    if (!bypass.includes(c.text)) bypass.push(c.text);
+    localRoutes.push(c.text);
+  }
+
   const advertised = IPSet.from(prefs.AdvertiseRoutes).set.prefixes();
   return {
     localAddrs: selfAddrs,
     routes,
     localRoutes: IPSet.from(localRoutes).set.prefixes(),
     exitNode: exitState,
+    bypass,
     peerAllowedIPs: peerAllowed,
     advertise: {
       routes: advertised,
@@ -414,7 +434,7 @@ function detectConflicts(routes: readonly RouteEntry[], lanExternal: readonly st
     if (cover) {
       out.push({
         code: 'covers-control',
-        message: `tunnel route ${cover.prefix} covers control/DERP server ${ip}; the engine's own connections bypass the tunnel (fwmark), other traffic to it goes through ${cover.nodeName ?? 'the tunnel'}`,
+        message: `tunnel route ${cover.prefix} (via ${cover.nodeName ?? 'the tunnel'}) covers control/DERP server ${ip}; a host throw route keeps that address off the tunnel so Meshtray's own connections cannot loop into it`,
         prefixes: [cover.prefix, v.text],
       });
     }

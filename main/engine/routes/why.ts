@@ -135,6 +135,10 @@ export function why(inp: WhyInputs, dest: string): WhyAnswer {
   }
 
   // Main table: a throw route, or no table-52 route at all.
+  if (m?.isThrow && t.bypass.includes(m.prefix)) {
+    const reason = 'this is a control/DERP server address, kept off the tunnel so Meshtray\'s own connections cannot loop through it';
+    return answer({ verdict: 'not-routed', prefix: m.prefix, reason }, `not routed through the tailnet: ${reason}`);
+  }
   for (const i of inp.interfaces) {
     if (i.name === inp.tunName) continue;
     for (const a of i.addresses) {

@@ -132,7 +132,9 @@ test('another VPN\'s route overlapping a tailnet route is reported; our own LAN 
   assert.equal(v.length, 2, v.join('\n'));
   assert.ok(v.some((m) => /10\.20\.0\.0\/16 on wg0 .* overlaps tailnet route 10\.20\.0\.0\/24/.test(m)));
   assert.ok(v.some((m) => /100\.64\.0\.0\/10 on tailscale0/.test(m)));
-  assert.match(t.warnings.find((w) => w.code === 'covers-control')!.message, /10\.20\.0\.0\/24 covers control\/DERP server 10\.20\.0\.5.*office/);
+  assert.match(t.warnings.find((w) => w.code === 'covers-control')!.message, /10\.20\.0\.0\/24 \(via office\) covers control\/DERP server 10\.20\.0\.5; a host throw route/);
+  assert.deepEqual(t.bypass, ['10.20.0.5/32']);
+  assert.ok(t.localRoutes.includes('10.20.0.5/32'));
 });
 
 test('many peers collapse to one CGNAT route (routemanager threshold), as does the OneCGNAT knob', () => {
@@ -160,4 +162,12 @@ test('IPSet: union, minus and minimal prefixes (shrinkDefaultRoute shape)', () =
   assert.deepEqual(IPSet.from(['10.0.0.0/25', '10.0.0.128/25', '10.0.0.5-10.0.0.9']).set.prefixes(), ['10.0.0.0/24']);
   assert.deepEqual(IPSet.from(['10.0.0.1/8', 'junk', '1.2.3.4-1.2.3.1']).bad, ['10.0.0.1/8', 'junk', '1.2.3.4-1.2.3.1']);
   assert.deepEqual(IPSet.from(['fd7a:115c:a1e0::/48', 'fd7a:115c:a1e1::/48']).set.prefixes(), ['fd7a:115c:a1e0::/47']);
+});
+
+test('exit node: control and DERP servers get host throw routes (their Node sockets carry no bypass mark)', () => {
+  const t = computeRouteTable(inputs({ prefs: prefs({ ExitNodeID: String(EXIT_ID) }), controlIPs: ['172.16.0.10', '198.51.100.30', '2001:db8:99::30', '192.168.1.1'] }));
+  assert.deepEqual(t.bypass, ['172.16.0.10/32', '198.51.100.30/32', '2001:db8:99::30/128', '192.168.1.1/32']);
+  for (const b of t.bypass) assert.ok(t.localRoutes.includes(b), b);
+  // without an exit node nothing covers them: no extra routes
+  assert.deepEqual(computeRouteTable(inputs({ controlIPs: ['172.16.0.10'] })).bypass, []);
 });

@@ -73,3 +73,12 @@ test('no exit node: internet not routed; LAN local; exit node gone: blocked (fai
 test('unknown name is a clear error', () => {
   assert.throws(() => ask(prefs(), 'www.example.com'), (e: unknown) => MeshtrayError.is(e) && e.code === 'ERR_NO_SUCH_PEER' && /neither an IP address nor a tailnet name/.test(e.message));
 });
+
+test('a control server under the exit node: not routed, and why', () => {
+  const nm = tailnet();
+  const table = computeRouteTable({ netmap: nm, prefs: prefs({ ExitNodeID: String(EXIT_ID) }), interfaces: IFACES, tunName: 'meshtray0', controlIPs: ['172.16.0.10'] });
+  const a = why({ table, netmap: nm, interfaces: IFACES, tunName: 'meshtray0' }, '172.16.0.10');
+  assert.equal(a.verdict, 'not-routed');
+  assert.match(a.reason, /control\/DERP server address/);
+  assert.equal(why({ table, netmap: nm, interfaces: IFACES, tunName: 'meshtray0' }, '172.16.0.11').verdict, 'exit-node');
+});
