@@ -1,0 +1,192 @@
+// Issue 6's scenarios, as a user would follow tailscale's docs, with a Meshtray node (os-agent.ts:
+// the engine's parts wired through OSIntegration) and REAL tailscaled peers under real Headscale:
+//   exit node — traffic to an "internet" host leaves from the exit node, and directly again when
+//     cleared; the control server stays reachable throughout;
+//   LAN access — with an exit node, our own LAN is unreachable without allow-LAN-access and
+//     reachable with it; the exit node's LAN needs its subnet route approved and accept-routes;
+//   MagicDNS — dig @100.100.100.100 (through the TUN) and the OS resolver answer peer names, PTR;
+//     down restores resolv.conf byte for byte;
+//   packet filter — a Headscale policy allowing one port: a tailscaled peer reaches that port on
+//     our node, not another one, and the drop is counted;
+//   why — answers from the installed table.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { peerByHostName } from '../../lab/peer-output.js';
+import { waitFor } from '../../lab/proc.js';
+import { withLab } from '../../lab/with-lab.js';
+import type { Lab } from '../../lab/lab.js';
+
+type Ev = { event: string; [k: string]: unknown };
+
+class Agent {
+  readonly events: Ev[] = [];
+  private constructor(readonly proc: ChildProcess) {}
+  static start(lab: Lab, host: string, authKey: string): Agent {
+    const here = fileURLToPath(import.meta.url);
+    const ts = here.endsWith('.ts');
+    const file = join(here, '..', `os-agent.${ts ? 'ts' : 'js'}`);
+    const stateDir = join(lab.dir, `${host}-state`);
+    mkdirSync(stateDir, { recursive: true });
+    const argv = ['netns', 'exec', lab.host(host).ns, process.execPath, ...(ts ? ['--import', 'tsx'] : []), file, JSON.stringify({ serverURL: lab.loginServer, authKey, hostname: host, stateDir })];
+    const p = spawn('ip', argv, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const a = new Agent(p);
+    // Outside the lab dir (torn down first) so a failure leaves the agent's log behind.
+    const logDir = join(fileURLToPath(import.meta.url), '..', '..', '..', '..', 'test-artifacts', 'os');
+    mkdirSync(logDir, { recursive: true });
+    const logFile = join(logDir, `${host}-agent.log`);
+    writeFileSync(logFile, '');
+    const note = (s: string | Buffer) => {
+      try {
+        appendFileSync(logFile, s);
+      } catch {
+        /* log dir gone: ignore */
+      }
+    };
+    let buf = '';
+    p.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        try {
+          a.events.push(JSON.parse(line) as Ev);
+        } catch {
+          note(line + '\n');
+        }
+      }
+    });
+    p.stderr!.on('data', (d: Buffer) => note(d));
+    return a;
+  }
+  async wait(pred: (e: Ev) => boolean, ms: number, what: string, from = 0): Promise<Ev> {
+    const t0 = Date.now();
+    for (;;) {
+      const e = this.events.slice(from).find(pred);
+      if (e) return e;
+      if (this.proc.exitCode !== null) throw new Error(`agent exited before ${what}`);
+      if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  async call(cmd: Record<string, unknown>, event: string, ms = 30_000): Promise<Ev> {
+    const n = this.events.length;
+    this.proc.stdin!.write(JSON.stringify(cmd) + '\n');
+    const e = await this.wait((ev) => ev.event === event || (ev.event === 'error' && ev['where'] === cmd['cmd']), ms, String(cmd['cmd']), n);
+    if (e.event === 'error') throw Object.assign(new Error(String(e['error'])), { code: e['code'] });
+    return e;
+  }
+  async stop(): Promise<void> {
+    if (this.proc.exitCode !== null) return;
+    this.proc.stdin!.end();
+    const t = setTimeout(() => this.proc.kill('SIGKILL'), 15_000);
+    await new Promise((r) => this.proc.once('exit', r));
+    clearTimeout(t);
+  }
+}
+
+test('issue 6 scenarios with a Meshtray node and real tailscaled peers', { timeout: 420_000 }, async (t) => {
+  await withLab(
+    t,
+    {
+      derpRegions: 1,
+      hosts: [
+        { name: 'm1', nat: 'easy', peer: 'none' },
+        { name: 'exit', nat: 'none', publicIp: '198.51.100.70', ipForward: true, upArgs: ['--advertise-exit-node'] },
+        { name: 'sr', nat: 'none', publicIp: '198.51.100.60', lan: { prefix: '10.20.0', hosts: ['lanhost'] }, upArgs: ['--advertise-routes=10.20.0.0/24'] },
+        { name: 't1', nat: 'easy' },
+      ],
+    },
+    async (lab) => {
+      const hs = lab.headscale;
+      const m1 = lab.host('m1');
+      const web = await lab.addWebHost();
+      const resolvBefore = readFileSync(join('/etc/netns', m1.ns, 'resolv.conf'));
+      const agent = Agent.start(lab, 'm1', await lab.authKey());
+      t.after(() => agent.stop());
+      const ready = await agent.wait((e) => e.event === 'ready', 90_000, 'agent ready');
+      const m1ip = (ready['addresses'] as string[]).find((a) => !a.includes(':'))!.split('/')[0]!;
+      const inM1 = (argv: string[], ms = 15_000) => lab.exec('m1', argv, ms);
+      const t1 = lab.peer('t1');
+      await t1.waitStatus('t1 sees m1', (s) => !!peerByHostName(s, 'm1'), 60_000);
+      const t1ip = (await t1.ip()).find((x) => !x.includes(':'))!;
+
+      // ---- MagicDNS through the TUN intercept, and the OS resolver ----
+      assert.match(readFileSync(join('/etc/netns', m1.ns, 'resolv.conf'), 'utf8'), /nameserver 100\.100\.100\.100/);
+      await waitFor('quad-100 answers t1', async () => (await inM1(['dig', '+short', '+time=2', '+tries=1', '@100.100.100.100', 't1.tailnet.test'])).stdout.trim() === t1ip || 'not yet', { timeoutMs: 20_000, intervalMs: 300 });
+      assert.equal((await inM1(['dig', '+short', '+time=2', '+tries=1', '@100.100.100.100', '-x', t1ip])).stdout.trim(), 't1.tailnet.test.');
+      assert.equal((await inM1(['dig', '+short', '+time=2', '+tries=1', '@100.100.100.100', 'svc.tailnet.test'])).stdout.trim(), '100.64.0.50', 'Headscale extra record');
+      assert.match((await inM1(['getent', 'hosts', 't1'])).stdout, new RegExp(`^${t1ip.replace(/\./g, '\\.')}\\s+t1\\.tailnet\\.test`), 'OS resolver + search domain');
+
+      // ---- exit node ----
+      const seen = async () => (await inM1(['curl', '-s', '--max-time', '4', `http://${web.ip}/`])).stdout.trim();
+      assert.equal(await seen(), m1.publicIp, 'before: straight out through our own NAT');
+      // a peer that is no exit node: a clear error, nothing changes
+      await assert.rejects(agent.call({ cmd: 'set', exitNode: 't1' }, 'set'), (e: Error & { code?: string }) => e.code === 'ERR_NOT_EXIT_NODE');
+      await assert.rejects(agent.call({ cmd: 'set', exitNode: 'nosuch' }, 'set'), (e: Error & { code?: string }) => e.code === 'ERR_NO_SUCH_PEER');
+      await hs.approveRoutes((await hs.nodeByName('exit'))!.id, ['0.0.0.0/0', '::/0']);
+      await waitFor('exit offers itself', async () => {
+        try {
+          await agent.call({ cmd: 'set', exitNode: 'exit' }, 'set');
+          return true;
+        } catch (e) {
+          return (e as Error).message;
+        }
+      }, { timeoutMs: 30_000, intervalMs: 500 });
+      await waitFor('web sees the exit node', async () => (await seen()) === '198.51.100.70' || `web saw ${await seen()}`, { timeoutMs: 30_000, intervalMs: 500 });
+      // the control server stays reachable (its address is kept off the tunnel)
+      assert.equal((await inM1(['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '4', `${lab.loginServer}/health`])).stdout, '200');
+      const w1 = (await agent.call({ cmd: 'why', dest: web.ip }, 'why'))['answer'] as { verdict: string; node?: { name: string } };
+      assert.equal(w1.verdict, 'exit-node');
+      assert.equal(w1.node?.name, 'exit');
+
+      // ---- LAN access (our LAN = the NAT router's LAN, its gateway at .1) ----
+      const lanGw = `${m1.router!.lanPrefix}.1`;
+      const ping = async (ip: string) => (await inM1(['ping', '-c', '1', '-W', '2', ip])).code;
+      assert.notEqual(await ping(lanGw), 0, 'own LAN unreachable through the exit node without allow-LAN-access');
+      assert.equal(((await agent.call({ cmd: 'why', dest: lanGw }, 'why'))['answer'] as { verdict: string }).verdict, 'exit-node');
+      await agent.call({ cmd: 'set', prefs: { ExitNodeAllowLANAccess: true } }, 'set');
+      await waitFor('own LAN reachable with allow-LAN-access', async () => (await ping(lanGw)) === 0, { timeoutMs: 10_000, intervalMs: 300 });
+      assert.equal(((await agent.call({ cmd: 'why', dest: lanGw }, 'why'))['answer'] as { verdict: string }).verdict, 'local-lan');
+      // the exit node's LAN: not through the exit node alone…
+      const lanhost = lab.host('lanhost').ip;
+      assert.notEqual(await ping(lanhost), 0, "the exit node's… rather sr's LAN is not reachable without its route");
+      // …but once sr's subnet route is approved and we accept routes
+      await hs.approveRoutes((await hs.nodeByName('sr'))!.id, ['10.20.0.0/24']);
+      await agent.call({ cmd: 'set', prefs: { RouteAll: true } }, 'set');
+      await waitFor('lanhost through sr', async () => {
+        await agent.call({ cmd: 'set', prefs: {} }, 'set');
+        return (await ping(lanhost)) === 0;
+      }, { timeoutMs: 30_000, intervalMs: 500 });
+      const w2 = (await agent.call({ cmd: 'why', dest: lanhost }, 'why'))['answer'] as { verdict: string; node?: { name: string }; prefix?: string };
+      assert.deepEqual([w2.verdict, w2.node?.name, w2.prefix], ['subnet-router', 'sr', '10.20.0.0/24']);
+
+      // cleared: direct again
+      await agent.call({ cmd: 'set', exitNode: '' }, 'set');
+      await waitFor('web sees our NAT again', async () => (await seen()) === m1.publicIp || `web saw ${await seen()}`, { timeoutMs: 20_000, intervalMs: 500 });
+
+      // ---- packet filter from a Headscale policy ----
+      const srv = spawn('ip', ['netns', 'exec', m1.ns, process.execPath, '-e', "for (const p of [8080, 8081]) require('http').createServer((q, s) => s.end('port ' + p)).listen(p)"], { stdio: 'ignore' });
+      t.after(() => srv.kill('SIGKILL'));
+      await hs.setPolicy(`{ "acls": [ { "action": "accept", "src": ["*"], "dst": ["*:8080"] } ] }`);
+      const curl = async (port: number) => (await lab.exec('t1', ['curl', '-s', '--max-time', '4', `http://${m1ip}:${port}/`], 10_000)).stdout;
+      await waitFor('t1 reaches m1:8080', async () => (await curl(8080)) === 'port 8080' || 'not yet', { timeoutMs: 30_000, intervalMs: 500 });
+      const before = ((await agent.call({ cmd: 'acl' }, 'acl'))['drops'] as { acl: number }).acl;
+      // wait until the new filter is installed on m1 (8081 stops answering), then count
+      await waitFor('m1 enforces the policy', async () => (await curl(8081)) === '' || 'still open', { timeoutMs: 30_000, intervalMs: 500 });
+      assert.equal(await curl(8080), 'port 8080');
+      const after = ((await agent.call({ cmd: 'acl' }, 'acl'))['drops'] as { acl: number }).acl;
+      assert.ok(after > before, `drop counted: ${before} -> ${after}`);
+
+      // ---- down restores the OS ----
+      await agent.call({ cmd: 'down' }, 'down');
+      assert.deepEqual(readFileSync(join('/etc/netns', m1.ns, 'resolv.conf')), resolvBefore, 'resolv.conf byte for byte');
+      assert.doesNotMatch((await inM1(['ip', 'rule', 'show'])).stdout, /lookup 52/);
+      assert.doesNotMatch((await inM1(['iptables-save'])).stdout, /mt-/);
+    },
+  );
+});
