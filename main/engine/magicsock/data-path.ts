@@ -37,6 +37,11 @@ export interface DataPathOptions {
   /** Accept subnet routes from peers (prefs RouteAll). */
   routeAll?: boolean;
   derp?: DerpPort;
+  /**
+   * Add the two tailnet routes to the main table (default true). Turn off when the OS router
+   * (main/engine/router OSIntegration, table 52 + policy rules) installs routes instead.
+   */
+  manageRoutes?: boolean;
   /** Our interface IPs for endpoints (default: the host's interfaces). */
   localIps?: () => string[];
 }
@@ -93,6 +98,7 @@ export class DataPath {
 
   /** Routes for the tailnet ranges into the TUN (the full router with table 52 is main/engine/router's job). */
   private addRoutes(): void {
+    if (this.o.manageRoutes === false) return;
     for (const [fam, prefix] of TAILNET_ROUTES) {
       const r = this.ip([fam, 'route', 'replace', prefix, 'dev', this.dataPlane.tunName]);
       if (!r.ok) this.log.warn('could not add route', { prefix, error: r.error });
