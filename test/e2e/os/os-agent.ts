@@ -86,7 +86,17 @@ dp.onIntercept((pkt) => {
   void intercept.answer(pkt).then((r) => r && dp.writeToTun(r), (e: unknown) => emit({ event: 'error', where: 'intercept', error: String(e) }));
 });
 
-const router = new LinuxRouter({ runner: nodeCommandRunner(), state: fileRouterState(join(args.stateDir, 'router-state.json')), ipv6: linuxIPv6Available(), logger: log });
+const baseRunner = nodeCommandRunner();
+// Slow OS commands are worth a line in the agent log (xtables lock contention, a hung tool).
+const runner = {
+  async run(argv: readonly string[]) {
+    const t = Date.now();
+    const r = await baseRunner.run(argv);
+    if (Date.now() - t > 1000) log.warn('slow command', { argv: argv.join(' '), ms: Date.now() - t, code: r.code });
+    return r;
+  },
+};
+const router = new LinuxRouter({ runner, state: fileRouterState(join(args.stateDir, 'router-state.json')), ipv6: linuxIPv6Available(), logger: log });
 const controlHost = new URL(args.serverURL).hostname;
 const osi = new OSIntegration({
   router,
@@ -108,7 +118,9 @@ await osi.start();
 
 let prefs: Prefs = { ...defaultPrefs(), WantRunning: true, CorpDNS: true };
 const applyAll = async (): Promise<void> => {
+  const started = Date.now();
   const a = await osi.apply(netmap, prefs);
+  if (Date.now() - started > 2000) log.warn('slow apply', { ms: Date.now() - started });
   if (netmap.derpMap) conn.setDerpMap(netmap.derpMap as DerpMap);
   const allowed = a?.table.peerAllowedIPs;
   conn.setPeers(netmap.peers().map((n) => ({ ...magicPeerFromNode(n), allowedIps: allowed?.get(n.ID) ?? [] })));

@@ -73,7 +73,7 @@ class Agent {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-  async call(cmd: Record<string, unknown>, event: string, ms = 30_000): Promise<Ev> {
+  async call(cmd: Record<string, unknown>, event: string, ms = 60_000): Promise<Ev> {
     const n = this.events.length;
     this.proc.stdin!.write(JSON.stringify(cmd) + '\n');
     const e = await this.wait((ev) => ev.event === event || (ev.event === 'error' && ev['where'] === cmd['cmd']), ms, String(cmd['cmd']), n);
@@ -136,7 +136,7 @@ test('issue 6 scenarios with a Meshtray node and real tailscaled peers', { timeo
         } catch (e) {
           return (e as Error).message;
         }
-      }, { timeoutMs: 30_000, intervalMs: 500 });
+      }, { timeoutMs: 90_000, intervalMs: 500 });
       await waitFor('web sees the exit node', async () => (await seen()) === '198.51.100.70' || `web saw ${await seen()}`, { timeoutMs: 30_000, intervalMs: 500 });
       // the control server stays reachable (its address is kept off the tunnel)
       assert.equal((await inM1(['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '4', `${lab.loginServer}/health`])).stdout, '200');
