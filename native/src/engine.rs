@@ -31,6 +31,9 @@ const RECV_BUF: usize = 65_536;
 const WORK_BUF: usize = 65_536 + 256;
 const POLL: Duration = Duration::from_millis(200);
 const TIMER_TICK: Duration = Duration::from_millis(100);
+/// Linux UDP GSO limits (include/linux/udp.h UDP_MAX_SEGMENTS; one UDP datagram's payload).
+const GSO_MAX_SEGMENTS: usize = 64;
+const GSO_MAX_BYTES: usize = 65_000;
 /// Segments one offloaded TUN read may produce (tun-rs IDEAL_BATCH_SIZE).
 const TUN_BATCH: usize = 128;
 /// Handshake initiations per second before we demand cookies (boringtun device/mod.rs uses 100).
@@ -121,6 +124,9 @@ pub struct Engine {
     max_datagram: usize,
     mtu: usize,
     intercept: AllowedIps<()>,
+    /// UDP GSO still believed to work (cleared on the first EIO/EINVAL, as wireguard-go does).
+    gso: AtomicBool,
+    gso_buf: Mutex<Vec<u8>>,
     /// Checks mac1 (and, under load, mac2/cookies) of initiations before the costly X25519 that
     /// finds the initiator, as boringtun's own device does with one limiter for all peers.
     rate_limiter: RateLimiter,
@@ -203,6 +209,8 @@ impl Engine {
             closed: AtomicBool::new(false),
             max_datagram: cfg.max_datagram,
             mtu: cfg.mtu as usize,
+            gso: AtomicBool::new(cfg!(target_os = "linux")),
+            gso_buf: Mutex::new(Vec::with_capacity(GSO_MAX_BYTES)),
             intercept: {
                 let mut t = AllowedIps::default();
                 for p in &cfg.intercept {
@@ -495,8 +503,16 @@ impl Engine {
                     self.send_to_peer(peer, out);
                 }
             }
-            TunnResult::WriteToTunnelV4(pkt, from) => self.to_tun(t, peer, pkt, IpAddr::V4(from)),
-            TunnResult::WriteToTunnelV6(pkt, from) => self.to_tun(t, peer, pkt, IpAddr::V6(from)),
+            // The result lives in `work`, not in the Tunn: release the peer lock before the TUN
+            // write so the other direction's thread is not kept waiting on a syscall.
+            TunnResult::WriteToTunnelV4(pkt, from) => {
+                drop(tunn);
+                self.to_tun(t, peer, pkt, IpAddr::V4(from))
+            }
+            TunnResult::WriteToTunnelV6(pkt, from) => {
+                drop(tunn);
+                self.to_tun(t, peer, pkt, IpAddr::V6(from))
+            }
             TunnResult::Err(e) => inc(match e {
                 WireGuardError::DuplicateCounter | WireGuardError::InvalidCounter => &c.drop_replay,
                 WireGuardError::NoCurrentSession => &c.drop_no_session,
@@ -529,10 +545,20 @@ impl Engine {
     /// endpoint if it has one, and/or through JS for DERP. Both at once while the engine has not
     /// yet trusted the direct path is what magicsock does (endpoint.go `send`: UDP and DERP).
     fn send_to_peer(&self, peer: &Peer, data: &[u8]) {
+        let _ = self.route_out(peer, data, false);
+    }
+
+    /// `send_to_peer`, optionally leaving the direct UDP send to the caller (returned address),
+    /// so a batch of packets can leave in one sendmmsg.
+    fn route_out(&self, peer: &Peer, data: &[u8], defer_direct: bool) -> Option<SocketAddr> {
         let c = &self.counters;
         let r = *lock(&peer.route);
         let mut sent = false;
-        if let Some(ep) = r.endpoint {
+        let mut deferred = None;
+        if let (Some(ep), true) = (r.endpoint, defer_direct) {
+            deferred = Some(ep);
+            sent = true;
+        } else if let Some(ep) = r.endpoint {
             match self.socket_for(ep).map(|s| s.send_to(data, ep)) {
                 Some(Ok(_)) => {
                     inc(&c.direct_tx_packets);
@@ -556,6 +582,73 @@ impl Engine {
         if !sent && r.endpoint.is_none() && !r.use_derp {
             inc(&c.drop_no_path);
         }
+        deferred
+    }
+
+    /// Sends encrypted packets to direct endpoints, batched per socket (sendmmsg on Linux).
+    fn send_direct_batch(&self, items: &[(SocketAddr, usize, usize)], outs: &[Vec<u8>]) {
+        let c = &self.counters;
+        for v6 in [false, true] {
+            let group: Vec<(SocketAddr, &[u8])> = items
+                .iter()
+                .filter(|(ep, _, _)| ep.is_ipv6() == v6)
+                .map(|&(ep, idx, len)| (ep, &outs[idx][..len]))
+                .collect();
+            if group.is_empty() {
+                continue;
+            }
+            let Some(sock) = self.socket_for(group[0].0) else {
+                add(&c.drop_send_error, group.len() as u64);
+                continue;
+            };
+            // Runs of equal-size packets to one endpoint (the segments of one TCP super-packet)
+            // leave as one UDP GSO send; the rest, and everything if GSO fails, via sendmmsg.
+            let mut singles: Vec<(SocketAddr, &[u8])> = Vec::with_capacity(group.len());
+            let mut i = 0;
+            while i < group.len() {
+                let (ep, first) = group[i];
+                let mut j = i + 1;
+                let mut total = first.len();
+                while j < group.len()
+                    && j - i < GSO_MAX_SEGMENTS
+                    && group[j].0 == ep
+                    && group[j].1.len() <= first.len()
+                    && total + group[j].1.len() <= GSO_MAX_BYTES
+                {
+                    total += group[j].1.len();
+                    let short = group[j].1.len() < first.len();
+                    j += 1;
+                    if short {
+                        break; // only the last segment may be shorter
+                    }
+                }
+                let run = &group[i..j];
+                if run.len() >= 2 && self.gso.load(Ordering::Relaxed) {
+                    match send_gso(sock, ep, run, &mut self.gso_buf.lock().unwrap_or_else(|e| e.into_inner())) {
+                        Ok(()) => {
+                            add(&c.direct_tx_packets, run.len() as u64);
+                            add(&c.direct_tx_bytes, total as u64);
+                        }
+                        Err(e) if gso_unsupported(&e) => {
+                            self.gso.store(false, Ordering::Relaxed);
+                            singles.extend_from_slice(run);
+                        }
+                        Err(_) => add(&c.drop_send_error, run.len() as u64),
+                    }
+                } else {
+                    singles.extend_from_slice(run);
+                }
+                i = j;
+            }
+            if singles.is_empty() {
+                continue;
+            }
+            let sent = send_many(sock, &singles);
+            let bytes: usize = singles.iter().take(sent).map(|(_, d)| d.len()).sum();
+            add(&c.direct_tx_packets, sent as u64);
+            add(&c.direct_tx_bytes, bytes as u64);
+            add(&c.drop_send_error, (singles.len() - sent) as u64);
+        }
     }
 
     fn tun_loop(self: Arc<Self>) {
@@ -566,13 +659,24 @@ impl Engine {
         let seg = self.mtu + 256;
         let mut bufs: Vec<Vec<u8>> = (0..TUN_BATCH).map(|i| vec![0u8; if i == 0 { RECV_BUF } else { seg }]).collect();
         let mut sizes = vec![0usize; TUN_BATCH];
-        let mut work = vec![0u8; WORK_BUF];
+        // One output buffer per packet of a batch, so all of them can leave in one sendmmsg.
+        let mut outs: Vec<Vec<u8>> = (0..TUN_BATCH).map(|i| vec![0u8; if i == 0 { WORK_BUF } else { seg + 64 }]).collect();
+        let mut pending: Vec<(SocketAddr, usize, usize)> = Vec::with_capacity(TUN_BATCH);
         while !self.is_closed() {
             match self.tun.recv_batch(&mut scratch, &mut bufs, &mut sizes, POLL) {
                 Ok(n) => {
-                    for (buf, &size) in bufs.iter().zip(sizes.iter()).take(n) {
+                    pending.clear();
+                    for (i, (buf, &size)) in bufs.iter().zip(sizes.iter()).take(n).enumerate() {
                         let pkt = &buf[..size.min(buf.len())];
-                        self.guarded(|| self.on_tun(pkt, &mut work));
+                        let out = &mut outs[i];
+                        let mut r = None;
+                        self.guarded(|| r = self.on_tun(pkt, out));
+                        if let Some((ep, len)) = r {
+                            pending.push((ep, i, len));
+                        }
+                    }
+                    if !pending.is_empty() {
+                        self.guarded(|| self.send_direct_batch(&pending, &outs));
                     }
                 }
                 Err(_) => std::thread::sleep(Duration::from_millis(10)),
@@ -584,32 +688,41 @@ impl Engine {
         self.tun.offload()
     }
 
-    fn on_tun(&self, pkt: &[u8], work: &mut [u8]) {
+    /// Encrypts one TUN packet into `work`. DERP sends happen here; a direct send is returned
+    /// (endpoint, length) for the caller's batch.
+    fn on_tun(&self, pkt: &[u8], work: &mut [u8]) -> Option<(SocketAddr, usize)> {
         let c = &self.counters;
         inc(&c.tun_rx_packets);
         add(&c.tun_rx_bytes, pkt.len() as u64);
         let Some(dst) = Tunn::dst_address(pkt) else {
             inc(&c.drop_invalid_ip_packet);
-            return;
+            return None;
         };
         if self.intercept.lookup(dst).is_some() {
             match self.events.intercept(pkt) {
                 Ok(()) => inc(&c.js_intercept),
                 Err(no_handler) => inc(if no_handler { &c.drop_no_handler } else { &c.drop_js_queue_full }),
             }
-            return;
+            return None;
         }
         let t = self.table();
         let Some(peer) = t.allowed.lookup(dst).cloned() else {
             // Normal for e.g. router solicitations the kernel sends on a fresh interface.
             inc(&c.drop_no_route);
-            return;
+            return None;
         };
         let mut tunn = lock(&peer.tunn);
         match tunn.encapsulate(pkt, work) {
-            TunnResult::WriteToNetwork(out) => self.send_to_peer(&peer, out),
-            TunnResult::Done => {} // queued until the handshake completes
-            _ => inc(&c.drop_internal_error),
+            TunnResult::WriteToNetwork(out) => {
+                drop(tunn); // send without holding the peer lock (see decapsulate)
+                let len = out.len();
+                self.route_out(&peer, out, true).map(|ep| (ep, len))
+            }
+            TunnResult::Done => None, // queued until the handshake completes
+            _ => {
+                inc(&c.drop_internal_error);
+                None
+            }
         }
     }
 
@@ -642,6 +755,109 @@ impl Engine {
             }
         }
     }
+}
+
+#[cfg(target_os = "linux")]
+const UDP_SEGMENT: libc::c_int = 103; // linux/udp.h
+
+/// One sendmsg carrying `run` (equal-size datagrams, the last may be shorter) for the kernel to
+/// split: UDP_SEGMENT cmsg with the segment size (udp(7) "UDP_SEGMENT"; wireguard-go's
+/// conn/gso_linux.go does the same).
+#[cfg(target_os = "linux")]
+fn send_gso(sock: &UdpSocket, dst: SocketAddr, run: &[(SocketAddr, &[u8])], buf: &mut Vec<u8>) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let seg = run[0].1.len();
+    buf.clear();
+    for (_, d) in run {
+        buf.extend_from_slice(d);
+    }
+    let addr = socket2::SockAddr::from(dst);
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr() as *mut libc::c_void, iov_len: buf.len() };
+    // Room for one cmsg carrying a u16, aligned as CMSG_SPACE requires.
+    let mut control = [0u64; 4];
+    // SAFETY: msghdr is plain data; all pointers refer to locals that outlive sendmsg, and the
+    // CMSG macros stay within `control` (CMSG_SPACE(2) <= 32 bytes).
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_name = addr.as_ptr() as *mut libc::c_void;
+        msg.msg_namelen = addr.len();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+        msg.msg_controllen = libc::CMSG_SPACE(2) as _;
+        let cm = libc::CMSG_FIRSTHDR(&msg);
+        (*cm).cmsg_level = libc::SOL_UDP;
+        (*cm).cmsg_type = UDP_SEGMENT;
+        (*cm).cmsg_len = libc::CMSG_LEN(2) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cm) as *mut u16, seg as u16);
+        loop {
+            let r = libc::sendmsg(sock.as_raw_fd(), &msg, 0);
+            if r >= 0 {
+                return Ok(());
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn send_gso(_sock: &UdpSocket, _dst: SocketAddr, _run: &[(SocketAddr, &[u8])], _buf: &mut Vec<u8>) -> io::Result<()> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
+}
+
+/// Errors meaning "this kernel/NIC cannot do UDP GSO" rather than "this send failed".
+fn gso_unsupported(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EIO) | Some(libc::EINVAL) | Some(libc::ENOPROTOOPT) | Some(libc::EOPNOTSUPP))
+        || e.kind() == io::ErrorKind::Unsupported
+}
+
+/// Sends datagrams from one socket; returns how many left. Linux: sendmmsg, one syscall for the
+/// batch (wireguard-go and tailscaled batch the same way); elsewhere one send_to each.
+#[cfg(target_os = "linux")]
+fn send_many(sock: &UdpSocket, items: &[(SocketAddr, &[u8])]) -> usize {
+    use std::os::fd::AsRawFd;
+    let addrs: Vec<socket2::SockAddr> = items.iter().map(|(a, _)| socket2::SockAddr::from(*a)).collect();
+    let mut iovs: Vec<libc::iovec> = items
+        .iter()
+        .map(|(_, d)| libc::iovec { iov_base: d.as_ptr() as *mut libc::c_void, iov_len: d.len() })
+        .collect();
+    // SAFETY: mmsghdr is plain data; every pointer below refers to `addrs`/`iovs`, which outlive the call.
+    let mut msgs: Vec<libc::mmsghdr> = (0..items.len()).map(|_| unsafe { std::mem::zeroed() }).collect();
+    for (i, m) in msgs.iter_mut().enumerate() {
+        m.msg_hdr.msg_name = addrs[i].as_ptr() as *mut libc::c_void;
+        m.msg_hdr.msg_namelen = addrs[i].len();
+        m.msg_hdr.msg_iov = &mut iovs[i];
+        m.msg_hdr.msg_iovlen = 1;
+    }
+    let mut done = 0usize;
+    let mut failed = 0usize;
+    while done < msgs.len() {
+        let rest = &mut msgs[done..];
+        let r = unsafe { libc::sendmmsg(sock.as_raw_fd(), rest.as_mut_ptr(), rest.len() as libc::c_uint, 0) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            // Skip the datagram the kernel refused (e.g. EMSGSIZE, unreachable) and go on.
+            done += 1;
+            failed += 1;
+            continue;
+        }
+        if r == 0 {
+            break;
+        }
+        done += r as usize;
+    }
+    done.min(items.len()) - failed.min(done)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn send_many(sock: &UdpSocket, items: &[(SocketAddr, &[u8])]) -> usize {
+    items.iter().filter(|(a, d)| sock.send_to(d, *a).is_ok()).count()
 }
 
 /// A random start for receiver indices (so restarts do not reuse the previous run's indices),
