@@ -174,6 +174,13 @@ rl.on('line', (line) => {
           prefs = next;
           await scheduleApply();
           const t = osi.table!;
+          // --advertise-routes / --advertise-exit-node: Hostinfo.RoutableIPs, sent to control.
+          if (JSON.stringify(hostinfo.RoutableIPs ?? []) !== JSON.stringify(t.advertise.routes)) {
+            hostinfo.RoutableIPs = [...t.advertise.routes];
+            const sent = sending.then(() => client.mapUpdate(mapReq()));
+            sending = sent.catch((e: unknown) => emit({ event: 'error', where: 'mapUpdate', error: String(e) }));
+            await sent;
+          }
           return emit({ event: 'set', routes: t.routes.map((r) => r.prefix), localRoutes: t.localRoutes, exitNode: t.exitNode ?? null, warnings: t.warnings.map((w) => w.message) });
         }
         case 'why': {
