@@ -16,6 +16,8 @@ export const CAP_MAGICDNS_AAAA = 'magicdns-aaaa';
 export interface UpstreamResolver {
   readonly ip: string;
   readonly port: number;
+  /** DNS-over-HTTPS endpoint (e.g. an exit node's peerapi "http://100.x:port/dns-query"); ip/port are its host. */
+  readonly url?: string;
 }
 
 export interface ResolverConfig {
@@ -43,6 +45,8 @@ export interface DNSInputs {
   /** Prefs.CorpDNS (--accept-dns). */
   readonly corpDNS: boolean;
   readonly exitNodeSelected: boolean;
+  /** The selected exit node when it is in the netmap: its peerapi DoH becomes the default resolver. */
+  readonly exitNode?: NetNode;
   /** Our own key expired: program nothing (dnsConfigForNetmap). */
   readonly selfExpired?: boolean;
   /** The OS's own resolver config before we changed it (read from the backup when we own the file). */
@@ -170,10 +174,24 @@ export function buildDNSPlan(inp: DNSInputs): DNSPlan {
     return out;
   };
   let defaults: UpstreamResolver[] = toUpstreams(dns.Resolvers ?? []);
+  // With an exit node that can proxy DNS, names go to its peerapi DoH (so LAN resolvers that the
+  // exit node swallowed are not used), unless the admin marked resolvers "use with exit node";
+  // only split routes with such resolvers (or none: authoritative) stay (dnsConfigForNetmap,
+  // exitNodeCanProxyDNS, useWithExitNodeResolvers/Routes).
+  const doh = inp.exitNodeSelected && inp.exitNode ? exitNodeDoH(inp.exitNode, selfAddrs) : undefined;
+  if (doh) {
+    const keep = (dns.Resolvers ?? []).filter((r) => r.UseWithExitNode);
+    defaults = keep.length ? toUpstreams(keep) : [doh];
+  }
   for (const [sfx, rs] of Object.entries(dns.Routes ?? {})) {
     const f = toFQDN(sfx);
     if (!f) continue;
-    routeDefs.set(f, rs && rs.length ? toUpstreams(rs) : null);
+    if (!rs || rs.length === 0) routeDefs.set(f, null);
+    else if (!doh) routeDefs.set(f, toUpstreams(rs));
+    else {
+      const keep = rs.filter((r) => r.UseWithExitNode);
+      if (keep.length) routeDefs.set(f, toUpstreams(keep));
+    }
   }
   for (const n of extraNames) if (![...routeDefs.keys()].some((r) => inDomain(n, r))) routeDefs.set(n, null);
   if (defaults.length === 0 && inp.exitNodeSelected) defaults = toUpstreams(dns.FallbackResolvers ?? []);
@@ -192,7 +210,7 @@ export function buildDNSPlan(inp: DNSInputs): DNSPlan {
   }
   const quad100 = selfV6Only ? [QUAD100_V6] : selfAddrs.some((a) => a.includes(':')) ? [QUAD100, QUAD100_V6] : [QUAD100];
   if (defaults.length > 0) {
-    if (!hasRoutes && defaults.every((d) => d.port === 53)) {
+    if (!hasRoutes && defaults.every((d) => d.port === 53 && !d.url)) {
       // Plain default resolvers only: the OS can use them directly.
       return { resolver: { hosts, ptr, localDomains, routes }, os: { nameservers: defaults.map((d) => d.ip), searchDomains }, skipped };
     }
@@ -207,4 +225,24 @@ export function buildDNSPlan(inp: DNSInputs): DNSPlan {
   const search = [...searchDomains];
   for (const s of base.searchDomains) if (!search.includes(s)) search.push(s);
   return { resolver: { hosts, ptr, localDomains, routes }, os: { nameservers: quad100, searchDomains: search }, skipped };
+}
+
+/**
+ * peerCanProxyDNS + peerAPIBase: capability version ≥ 26 (or the "peerapi-dns-proxy" service) and a
+ * peerapi port for an address family we have; "http://<exit node IP>:<port>/dns-query".
+ */
+export function exitNodeDoH(exit: NetNode, selfAddrs: readonly string[]): UpstreamResolver | undefined {
+  const services = exit.Hostinfo?.Services ?? [];
+  const canProxy = (exit.Cap ?? 0) >= 26 || services.some((s) => s.Proto === 'peerapi-dns-proxy' && s.Port >= 1);
+  if (!canProxy) return undefined;
+  const p4 = services.find((s) => s.Proto === 'peerapi4')?.Port ?? 0;
+  const p6 = services.find((s) => s.Proto === 'peerapi6')?.Port ?? 0;
+  const addrs = (exit.Addresses ?? []).map((a) => a.split('/')[0]!);
+  const have4 = selfAddrs.some((a) => !a.includes(':'));
+  const have6 = selfAddrs.some((a) => a.includes(':'));
+  const v4 = addrs.find((a) => !a.includes(':'));
+  const v6 = addrs.find((a) => a.includes(':'));
+  if (have4 && p4 && v4) return { ip: v4, port: p4, url: `http://${v4}:${p4}/dns-query` };
+  if (have6 && p6 && v6) return { ip: v6, port: p6, url: `http://[${v6}]:${p6}/dns-query` };
+  return undefined;
 }

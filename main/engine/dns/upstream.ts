@@ -58,8 +58,31 @@ export function tcpQuery(msg: Uint8Array, to: UpstreamResolver, timeoutMs: numbe
   });
 }
 
+/**
+ * DNS over HTTPS (RFC 8484 POST), e.g. to an exit node's peerapi over the tunnel. The answer gets
+ * the query's ID back, since DoH servers may answer with ID 0.
+ */
+export async function dohQuery(msg: Uint8Array, url: string, timeoutMs: number): Promise<Uint8Array> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/dns-message', accept: 'application/dns-message' },
+    body: msg,
+    signal: AbortSignal.timeout(timeoutMs),
+  }).catch((e: unknown) => {
+    throw new Error(`${url}: ${(e as Error).name === 'TimeoutError' ? 'timed out (doh)' : String((e as Error).cause ?? e)}`);
+  });
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  const out = new Uint8Array(await res.arrayBuffer());
+  if (out.length >= 2) {
+    out[0] = msg[0]!;
+    out[1] = msg[1]!;
+  }
+  return out;
+}
+
 export const nodeUpstream: Upstream = {
   async query(msg, to, { tcp, timeoutMs }) {
+    if (to.url) return dohQuery(msg, to.url, timeoutMs);
     if (tcp) return tcpQuery(msg, to, timeoutMs);
     const started = Date.now();
     const udp = udpQuery(msg, to, timeoutMs);

@@ -119,6 +119,7 @@ export class OSIntegration {
       magicDNSSuffix: nm.magicDNSSuffix,
       corpDNS: prefs.CorpDNS,
       exitNodeSelected: !!(prefs.ExitNodeID || prefs.ExitNodeIP),
+      ...(table.exitNode?.usable && table.exitNode.nodeID !== undefined && nm.peerByID(table.exitNode.nodeID) ? { exitNode: nm.peerByID(table.exitNode.nodeID)! } : {}),
       selfExpired,
       ...(base ? { base } : {}),
     });

@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Agent } from './agent-driver.js';
 import { peerByHostName } from '../../lab/peer-output.js';
 import { waitFor } from '../../lab/proc.js';
@@ -70,6 +71,13 @@ test('issue 6 scenarios with a Meshtray node and real tailscaled peers', { timeo
       await waitFor('web sees the exit node', async () => (await seen()) === '198.51.100.70' || `web saw ${await seen()}`, { timeoutMs: 30_000, intervalMs: 500 });
       // the control server stays reachable (its address is kept off the tunnel)
       assert.equal((await inM1(['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '4', `${lab.loginServer}/health`])).stdout, '200');
+      // DNS under the exit node goes to the exit node's peerapi DoH (our own resolver, 127.0.0.1 in
+      // m1's namespace, has nothing behind it; the exit node's namespace resolver does).
+      const here = fileURLToPath(import.meta.url);
+      const ext = here.endsWith('.ts') ? 'ts' : 'js';
+      const up = spawn('ip', ['netns', 'exec', lab.host('exit').ns, process.execPath, ...(ext === 'ts' ? ['--import', 'tsx'] : []), join(here, '..', '..', '..', 'bench', `dns-upstream.${ext}`), '127.0.0.1', '53'], { stdio: 'ignore' });
+      t.after(() => up.kill('SIGKILL'));
+      await waitFor('www.example.com resolves through the exit node', async () => (await inM1(['dig', '+short', '+time=3', '+tries=1', '@100.100.100.100', 'www.example.com'])).stdout.trim() === '203.0.113.10' || 'not yet', { timeoutMs: 20_000, intervalMs: 500 });
       const w1 = (await agent.call({ cmd: 'why', dest: web.ip }, 'why'))['answer'] as { verdict: string; node?: { name: string } };
       assert.equal(w1.verdict, 'exit-node');
       assert.equal(w1.node?.name, 'exit');
