@@ -58,7 +58,9 @@ export function desiredChains(cfg: RouterConfig, ipv6: boolean): ChainSpec[] {
   const tun = cfg.tunName;
   const out: ChainSpec[] = [];
   for (const fam of ipv6 ? ([4, 6] as const) : ([4] as const)) {
-    const own = cfg.localAddrs.filter((a) => (fam === 6) === a.includes(':')).map((a) => a.split('/')[0]!);
+    // Our tailnet addresses and service addresses (quad-100 on lo) talking to themselves over lo
+    // must pass before the anti-spoofing drop (100.100.100.100 is inside 100.64.0.0/10).
+    const own = [...cfg.localAddrs, ...(cfg.serviceAddrs ?? [])].filter((a) => (fam === 6) === a.includes(':')).map((a) => a.split('/')[0]!);
     const acl = cfg.acl ? (fam === 4 ? cfg.acl.v4 : cfg.acl.v6) : undefined;
     // ACL chains first: they must exist before the chains that jump to them (and go last on removal).
     for (const c of acl ?? []) out.push({ fam, table: 'filter', chain: c.chain, hook: '', rules: c.rules });
@@ -113,6 +115,8 @@ const StateSchema = z.object({
     z.object({ fam: z.union([z.literal(4), z.literal(6)]), table: z.enum(['filter', 'nat', 'mangle']), chain: z.string(), hook: z.string(), rules: z.array(z.array(z.string())) }),
   ),
   sysctls: z.array(z.object({ key: z.string(), old: z.string() })),
+  /** Service addresses we put on the loopback. */
+  svcAddrs: z.array(z.string()).default([]),
   /** The TUN's MTU and up/down state before we changed them (undefined: not touched yet). */
   link: z.object({ mtu: z.number().int(), up: z.boolean() }).optional(),
 });
@@ -124,7 +128,7 @@ export interface RouterStateStore {
   clear(): Promise<void>;
 }
 
-const emptyState = (tun: string): RouterState => ({ version: 1, tun, addrs: [], routes: [], throws: [], rules: [], chains: [], sysctls: [] });
+const emptyState = (tun: string): RouterState => ({ version: 1, tun, addrs: [], routes: [], throws: [], rules: [], chains: [], sysctls: [], svcAddrs: [] });
 
 export interface LinuxRouterOptions {
   readonly runner: CommandRunner;
@@ -203,6 +207,7 @@ export class LinuxRouter implements Router {
     validate(cfg.localAddrs.map((a) => (parseCIDR(a)?.family === 4 ? a.split('/')[0] + '/32' : a.split('/')[0] + '/128')), 'address');
     validate(cfg.routes, 'route');
     validate(cfg.localRoutes, 'local route');
+    validate(cfg.serviceAddrs ?? [], 'service address');
 
     if (!st.link) {
       const r = await this.o.runner.run(['ip', '-j', 'link', 'show', 'dev', cfg.tunName]);
@@ -221,6 +226,15 @@ export class LinuxRouter implements Router {
         await this.save();
       }
       await this.run(['ip', `-${this.famOf(a)}`, 'addr', 'replace', a, 'dev', cfg.tunName]);
+    }
+
+    const wantSvc = (cfg.serviceAddrs ?? []).filter(use);
+    for (const a of wantSvc) {
+      if (!st.svcAddrs.includes(a)) {
+        st.svcAddrs.push(a);
+        await this.save();
+      }
+      await this.run(['ip', `-${this.famOf(a)}`, 'addr', 'replace', a, 'dev', 'lo']);
     }
 
     // Policy rules, once; refuse to take over rules someone else (e.g. tailscaled) installed.
@@ -320,6 +334,11 @@ export class LinuxRouter implements Router {
       st.throws = st.throws.filter((x) => x !== p);
       await this.save();
     }
+    for (const a of st.svcAddrs.filter((x) => !wantSvc.includes(x))) {
+      await this.runDel(['ip', `-${this.famOf(a)}`, 'addr', 'del', a, 'dev', 'lo'], errors);
+      st.svcAddrs = st.svcAddrs.filter((x) => x !== a);
+      await this.save();
+    }
     for (const a of st.addrs.filter((x) => !wantAddrs.includes(x))) {
       await this.runDel(['ip', `-${this.famOf(a)}`, 'addr', 'del', a, 'dev', cfg.tunName], errors);
       st.addrs = st.addrs.filter((x) => x !== a);
@@ -359,6 +378,7 @@ export class LinuxRouter implements Router {
     for (const p of st.routes) await this.runDel(['ip', `-${this.famOf(p)}`, 'route', 'del', p, 'dev', st.tun, 'table', String(ROUTE_TABLE)], errors);
     for (const r of [...st.rules].reverse()) await this.runDel(['ip', `-${r.fam}`, 'rule', 'del', ...r.spec], errors);
     for (const a of st.addrs) await this.runDel(['ip', `-${this.famOf(a)}`, 'addr', 'del', a, 'dev', st.tun], errors);
+    for (const a of st.svcAddrs) await this.runDel(['ip', `-${this.famOf(a)}`, 'addr', 'del', a, 'dev', 'lo'], errors);
     if (st.link) {
       await this.runDel(['ip', 'link', 'set', 'dev', st.tun, 'mtu', String(st.link.mtu), ...(st.link.up ? [] : ['down'])], errors);
     }

@@ -9,6 +9,7 @@ import type { Logger } from '../ports/ports.js';
 import type { NetMap, NetNode } from '../netmap/netmap.js';
 import { buildDNSPlan, type DNSPlan } from '../dns/dns-config.js';
 import type { MagicDNSResolver } from '../dns/resolver.js';
+import { MagicDNSServer } from '../dns/server.js';
 import type { DirectResolvConf } from '../dns/resolv-conf.js';
 import { compileKernelACL } from '../filter/kernel-acl.js';
 import { localNetsFor, PacketFilter } from '../filter/filter.js';
@@ -42,6 +43,12 @@ export interface OSIntegrationOptions {
   readonly osRoutes?: () => Promise<OSRoute[]>;
   /** Control and DERP addresses, for the "route covers control" warning. */
   readonly controlIPs?: () => string[];
+  /**
+   * 'local' (Linux): quad-100 becomes a loopback address and a MagicDNSServer answers it on real
+   * sockets, UDP and TCP. 'intercept': the caller wires DataPlane.onIntercept to Quad100Intercept
+   * (UDP only, tailscale's approach). Default 'intercept'.
+   */
+  readonly quad100?: 'local' | 'intercept';
 }
 
 export interface Applied {
@@ -55,6 +62,7 @@ export class OSIntegration {
   private pending: { nm: NetMap; prefs: Prefs } | undefined;
   private lastApplied: Applied | undefined;
   private osDNSActive = false;
+  private server: MagicDNSServer | undefined;
 
   constructor(private readonly o: OSIntegrationOptions) {}
 
@@ -108,7 +116,15 @@ export class OSIntegration {
       acl = compileKernelACL(prefs.ShieldsUp ? undefined : nm.packetFilter, local);
       for (const s of acl.skipped) this.o.logger?.info(`filter: not enforceable in the kernel: ${s}`);
     }
-    await this.o.router.set(routerConfigFromTable(table, { tunName: this.o.tunName, ...(this.o.mtu ? { mtu: this.o.mtu } : {}), netfilter, ...(acl ? { acl } : {}) }));
+    const local = this.o.quad100 === 'local';
+    const svc = local ? table.routes.filter((r) => r.kind === 'quad100').map((r) => r.prefix) : [];
+    const rc = routerConfigFromTable(table, { tunName: this.o.tunName, ...(this.o.mtu ? { mtu: this.o.mtu } : {}), netfilter, ...(acl ? { acl } : {}) });
+    await this.o.router.set(svc.length ? { ...rc, serviceAddrs: svc } : rc);
+    if (local && !this.server && svc.length) {
+      const srv = new MagicDNSServer(this.o.resolver, this.o.logger);
+      await srv.listen(svc.map((p) => p.split('/')[0]!), 53);
+      this.server = srv;
+    }
 
     const base = this.o.osDNS ? await this.o.osDNS.baseConfig() : undefined;
     const selfExpired = !!nm.self?.Expired;
@@ -162,6 +178,8 @@ export class OSIntegration {
     this.pending = undefined;
     await this.chain.catch(() => undefined);
     const errors: unknown[] = [];
+    await this.server?.close();
+    this.server = undefined;
     await this.o.router.restore().catch((e: unknown) => errors.push(e));
     if (this.o.osDNS) await this.o.osDNS.restore().catch((e: unknown) => errors.push(e));
     this.osDNSActive = false;

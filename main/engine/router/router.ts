@@ -32,6 +32,13 @@ export interface RouterConfig {
    * arriving from the tunnel (to this host or forwarded) must pass it. Needs netfilter 'on'.
    */
   readonly acl?: KernelACL;
+  /**
+   * Service addresses to make local on the loopback (e.g. quad-100 "100.100.100.100/32",
+   * "fd7a:115c:a1e0::53/128"), so a resolver on real sockets answers UDP and TCP for them; the
+   * local table wins over table 52. Peers cannot reach them: they are not local networks for the
+   * kernel ACL.
+   */
+  readonly serviceAddrs?: readonly string[];
 }
 
 export interface Router {

@@ -26,6 +26,9 @@ test('a tailscaled client uses a Meshtray exit node', { timeout: 300_000 }, asyn
       t.after(() => agent.stop());
       await agent.wait((e) => e.event === 'ready', 90_000, 'agent ready');
       const c1 = lab.peer('c1');
+      // quad-100 through the TUN intercept (the agent's default)
+      const c1ip = (await c1.ip()).find((x) => !x.includes(':'))!;
+      await waitFor('quad-100 via the TUN answers c1', async () => (await lab.exec('m1', ['dig', '+short', '+time=2', '+tries=1', '@100.100.100.100', 'c1.tailnet.test'])).stdout.trim() === c1ip || 'not yet', { timeoutMs: 20_000, intervalMs: 300 });
       const seen = async () => (await lab.exec('c1', ['curl', '-s', '--max-time', '4', `http://${web.ip}/`])).stdout.trim();
       assert.equal(await seen(), lab.host('c1').publicIp);
 

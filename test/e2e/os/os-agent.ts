@@ -34,7 +34,7 @@ import { OSIntegration } from '../../../main/engine/router/os-integration.js';
 import { linuxIPv6Available } from '../../../main/engine/router/index.js';
 import { resolveExitNode } from '../../../main/engine/routes/route-table.js';
 
-interface Args { serverURL: string; authKey: string; hostname: string; stateDir: string; tun?: string; port?: number }
+interface Args { serverURL: string; authKey: string; hostname: string; stateDir: string; tun?: string; port?: number; quad100?: 'local' | 'intercept' }
 const args = JSON.parse(process.argv[2]!) as Args;
 const emit = (o: Record<string, unknown>): void => void process.stdout.write(JSON.stringify(o) + '\n');
 const clock = systemClock;
@@ -105,6 +105,7 @@ const osi = new OSIntegration({
   tunName: tun,
   clock,
   logger: log,
+  quad100: args.quad100 ?? 'intercept',
   // Our control and DERP sockets are Node sockets without the bypass mark: keep them off the tunnel.
   controlIPs: () => {
     const ips = [controlHost];

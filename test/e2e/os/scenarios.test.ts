@@ -37,7 +37,9 @@ test('issue 6 scenarios with a Meshtray node and real tailscaled peers', { timeo
       const m1 = lab.host('m1');
       const web = await lab.addWebHost();
       const resolvBefore = readFileSync(join('/etc/netns', m1.ns, 'resolv.conf'));
-      const agent = Agent.start(lab, 'm1', await lab.authKey());
+      // quad-100 as a loopback address with real sockets (UDP and TCP); exit-node-side.test.ts
+      // covers the TUN-intercept path.
+      const agent = Agent.start(lab, 'm1', await lab.authKey(), { quad100: 'local' });
       t.after(() => agent.stop());
       const ready = await agent.wait((e) => e.event === 'ready', 90_000, 'agent ready');
       const m1ip = (ready['addresses'] as string[]).find((a) => !a.includes(':'))!.split('/')[0]!;
@@ -50,6 +52,7 @@ test('issue 6 scenarios with a Meshtray node and real tailscaled peers', { timeo
       assert.match(readFileSync(join('/etc/netns', m1.ns, 'resolv.conf'), 'utf8'), /nameserver 100\.100\.100\.100/);
       await waitFor('quad-100 answers t1', async () => (await inM1(['dig', '+short', '+time=2', '+tries=1', '@100.100.100.100', 't1.tailnet.test'])).stdout.trim() === t1ip || 'not yet', { timeoutMs: 20_000, intervalMs: 300 });
       assert.equal((await inM1(['dig', '+short', '+time=2', '+tries=1', '@100.100.100.100', '-x', t1ip])).stdout.trim(), 't1.tailnet.test.');
+      assert.equal((await inM1(['dig', '+short', '+tcp', '+time=2', '+tries=1', '@100.100.100.100', 't1.tailnet.test'])).stdout.trim(), t1ip, 'TCP');
       assert.equal((await inM1(['dig', '+short', '+time=2', '+tries=1', '@100.100.100.100', 'svc.tailnet.test'])).stdout.trim(), '100.64.0.50', 'Headscale extra record');
       assert.match((await inM1(['getent', 'hosts', 't1'])).stdout, new RegExp(`^${t1ip.replace(/\./g, '\\.')}\\s+t1\\.tailnet\\.test`), 'OS resolver + search domain');
 

@@ -249,3 +249,15 @@ test('other OSes: documented stub that refuses set() and has nothing to restore'
   await assert.rejects(rt.set(BASE), /not implemented on this OS \(darwin\)/);
   await rt.restore();
 });
+
+test('service addresses (quad-100 on the loopback) are added, recorded and removed', async () => {
+  const { r, router: rt } = router();
+  await rt.set({ ...BASE, serviceAddrs: ['100.100.100.100/32', 'fd7a:115c:a1e0::53/128'] });
+  const log = r.take();
+  assert.ok(log.includes('ip -4 addr replace 100.100.100.100/32 dev lo'));
+  assert.ok(log.includes('ip -6 addr replace fd7a:115c:a1e0::53/128 dev lo'));
+  await rt.set({ ...BASE, serviceAddrs: ['100.100.100.100/32'] });
+  assert.ok(r.take().includes('ip -6 addr del fd7a:115c:a1e0::53/128 dev lo'));
+  await rt.restore();
+  assert.ok(r.take().includes('ip -4 addr del 100.100.100.100/32 dev lo'));
+});
