@@ -3,6 +3,7 @@
 import { connect, type Socket } from 'node:net';
 import { MeshtrayError } from '../../../common/errors/errors.js';
 import type { Router, RouterConfig } from '../../engine/router/router.js';
+import type { FilterRule } from '../../engine/netmap/tailcfg.js';
 import { HELPER_PROTOCOL_VERSION, HelperReplySchema, type HelperReply, type HelperRequest } from './helper-contract.js';
 
 export class HelperClient implements Router {
@@ -15,8 +16,16 @@ export class HelperClient implements Router {
     const r = await this.request({ op: 'hello', version: HELPER_PROTOCOL_VERSION });
     return r.ok && r.version !== undefined ? r.version : 0;
   }
+  /** Router.set without a kernel ACL; with one, use setWithFilter (the helper compiles ACLs itself). */
   async set(config: RouterConfig): Promise<void> {
-    await this.request({ op: 'router.set', config: { ...config, localAddrs: [...config.localAddrs], routes: [...config.routes], localRoutes: [...config.localRoutes], forwarding: { ...config.forwarding } } });
+    if (config.acl) {
+      throw new MeshtrayError('ERR_BAD_REQUEST', 'the helper does not take compiled firewall chains; send the packet filter with setWithFilter()');
+    }
+    await this.request({ op: 'router.set', config: plainConfig(config) });
+  }
+
+  async setWithFilter(config: RouterConfig, filter: { rules: readonly FilterRule[]; localNets: readonly string[] }): Promise<void> {
+    await this.request({ op: 'router.set', config: plainConfig(config), filter: { rules: [...filter.rules], localNets: [...filter.localNets] } });
   }
   async restore(): Promise<void> {
     await this.request({ op: 'router.restore' });
@@ -67,4 +76,17 @@ export class HelperClient implements Router {
     if (!r.data.ok) throw MeshtrayError.fromBody(r.data.error);
     return r.data;
   }
+}
+
+function plainConfig(c: RouterConfig): Record<string, unknown> {
+  return {
+    tunName: c.tunName,
+    mtu: c.mtu,
+    localAddrs: [...c.localAddrs],
+    routes: [...c.routes],
+    localRoutes: [...c.localRoutes],
+    forwarding: { ...c.forwarding },
+    netfilter: c.netfilter,
+    ...(c.serviceAddrs ? { serviceAddrs: [...c.serviceAddrs] } : {}),
+  };
 }

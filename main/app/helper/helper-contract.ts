@@ -7,6 +7,7 @@
 // module cannot receive; the native addon will) and DNS (the engine's resolv.conf manager).
 import { z } from 'zod';
 import { ErrorBodySchema } from '../../../common/errors/errors.js';
+import { FilterRuleSchema } from '../../engine/netmap/tailcfg.js';
 
 export const HELPER_PROTOCOL_VERSION = 1;
 
@@ -21,7 +22,12 @@ export const PrefixSchema = z.string().refine((s) => {
   return IPv6.safeParse(addr).success && n <= 128;
 }, 'expected an IP prefix like 100.64.0.1/32 or fd7a:115c:a1e0::1/128');
 
-/** main/engine/router RouterConfig, field for field. */
+/**
+ * main/engine/router RouterConfig, field for field, except `acl`: compiled iptables chains are
+ * never accepted from the app (that would let it install any firewall rule as root). The app sends
+ * the netmap's packet filter instead (`filter` below) and the helper compiles it itself with the
+ * engine's compileKernelACL.
+ */
 export const RouterConfigSchema = z
   .object({
     tunName: IfName,
@@ -31,12 +37,21 @@ export const RouterConfigSchema = z
     localRoutes: z.array(PrefixSchema).max(10_000),
     forwarding: z.object({ enabled: z.boolean(), snat: z.boolean(), statefulFiltering: z.boolean() }).strict(),
     netfilter: z.enum(['on', 'off']),
+    serviceAddrs: z.array(PrefixSchema).max(8).optional(),
+  })
+  .strict();
+
+/** The netmap's packet filter (tailcfg FilterRule, as the engine parses it) and our local networks. */
+export const HelperFilterSchema = z
+  .object({
+    rules: z.array(FilterRuleSchema).max(10_000),
+    localNets: z.array(PrefixSchema).max(1_000),
   })
   .strict();
 
 export const HelperRequestSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('hello'), version: z.number().int() }).strict(),
-  z.object({ op: z.literal('router.set'), config: RouterConfigSchema }).strict(),
+  z.object({ op: z.literal('router.set'), config: RouterConfigSchema, filter: HelperFilterSchema.optional() }).strict(),
   /** Undo exactly what this helper installed (per its state file). Idempotent. */
   z.object({ op: z.literal('router.restore') }).strict(),
   /** After a crash: restore what a killed predecessor left. */

@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import { MeshtrayError } from '../../../common/errors/errors.js';
 import type { Logger } from '../../engine/ports/ports.js';
 import type { Router } from '../../engine/router/router.js';
+import { compileKernelACL } from '../../engine/filter/kernel-acl.js';
 import { peerCred, type PeerCred } from '../../engine/localapi/peercred.js';
 import { describeIssues } from '../ipc/router.js';
 import { HELPER_MAX_LINE, HELPER_PROTOCOL_VERSION, HelperRequestSchema, type HelperReply, type HelperRequest } from './helper-contract.js';
@@ -126,7 +127,8 @@ export class HelperServer {
       case 'hello':
         return;
       case 'router.set':
-        return this.o.router.set(req.config);
+        // The kernel ACL is compiled here, from the filter rules, never taken ready-made from the app.
+        return this.o.router.set(req.filter ? { ...req.config, acl: compileKernelACL(req.filter.rules, req.filter.localNets) } : req.config);
       case 'router.restore':
         return this.o.router.restore();
       case 'router.repair':

@@ -24,11 +24,13 @@ const CFG: RouterConfig = {
   localRoutes: ['192.168.77.0/24'],
   forwarding: { enabled: false, snat: false, statefulFiltering: false },
   netfilter: 'off',
+  serviceAddrs: ['100.100.100.100/32'],
 };
 
-function kernel(ns: TestNs): { addrs: string; table52: string; rules: string } {
+function kernel(ns: TestNs): { addrs: string; lo: string; table52: string; rules: string } {
   return {
     addrs: ns.sh(['ip', '-4', 'addr', 'show', 'dev', TUN]).stdout,
+    lo: ns.sh(['ip', '-4', 'addr', 'show', 'dev', 'lo']).stdout.replace(/valid_lft.*$/gm, ''),
     table52: ns.sh(['ip', '-4', 'route', 'show', 'table', '52'], { allowFail: true }).stdout,
     rules: ns.sh(['ip', '-4', 'rule', 'show']).stdout,
   };
@@ -68,6 +70,7 @@ test('privileged helper in a namespace: router config via the helper API, exact 
     assert.match(on.table52, /^default dev meshtray0/m);
     assert.match(on.table52, /^throw 192\.168\.77\.0\/24/m);
     assert.match(on.rules, /^5270:\s+from all lookup 52/m);
+    assert.match(on.lo, /inet 100\.100\.100\.100\/32/, 'quad-100 made local');
 
     // A request that fails the schema: refused with the reason, the kernel untouched.
     await assert.rejects(client.request({ op: 'router.set', config: { ...CFG, routes: ['10.0.0.0/8 dev lo'] } }), (e) => MeshtrayError.is(e) && e.code === 'ERR_BAD_REQUEST');

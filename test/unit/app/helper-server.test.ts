@@ -95,3 +95,25 @@ test('helper: no helper running is a clear error', async () => {
   await assert.rejects(new HelperClient('/nonexistent/helper.sock').hello(), (e) => MeshtrayError.is(e) && e.code === 'ERR_NOT_FOUND' && /helper is not running/.test(e.message));
   assert.equal(HelperRequestSchema.safeParse({ op: 'router.set', config: cfg }).success, true);
 });
+
+test('helper: service addresses pass; ready-made firewall chains are refused; a filter is compiled by the helper', async () => {
+  const h = await setup();
+  try {
+    await h.client.set({ ...cfg, serviceAddrs: ['100.100.100.100/32'] });
+    assert.deepEqual(h.router.calls[0]?.cfg?.serviceAddrs, ['100.100.100.100/32']);
+    // Raw chains from the app: the client refuses to send them, and the helper's schema refuses them too.
+    const acl = { v4: [{ chain: 'mt-acl', rules: [['-j', 'ACCEPT']] }], v6: [], skipped: [] };
+    await assert.rejects(h.client.set({ ...cfg, acl }), (e) => MeshtrayError.is(e) && e.code === 'ERR_BAD_REQUEST');
+    await assert.rejects(h.client.request({ op: 'router.set', config: { ...cfg, acl } }), (e) => MeshtrayError.is(e) && e.code === 'ERR_BAD_REQUEST');
+    assert.equal(h.router.calls.length, 1);
+    // The netmap's filter: the helper compiles the kernel ACL with the engine's compiler.
+    await h.client.setWithFilter(cfg, { rules: [{ SrcIPs: ['100.64.0.2'], DstPorts: [{ IP: '*', Ports: { First: 22, Last: 22 } }] }], localNets: ['100.64.0.5/32'] });
+    const compiled = h.router.calls[1]?.cfg?.acl;
+    assert.ok(compiled, 'router got a compiled ACL');
+    const text = JSON.stringify(compiled.v4);
+    assert.match(text, /100\.64\.0\.2/);
+    assert.match(text, /22/);
+  } finally {
+    await h.done();
+  }
+});
