@@ -161,6 +161,7 @@ fn bind_udp(addr: SocketAddr, bypass: &Bypass) -> io::Result<UdpSocket> {
     let _ = s.set_recv_buffer_size(SOCKET_BUFFER);
     let _ = s.set_send_buffer_size(SOCKET_BUFFER);
     apply_bypass(&s, bypass)?;
+    enable_gro(&s);
     s.bind(&addr.into())?;
     let u: UdpSocket = s.into();
     u.set_read_timeout(Some(POLL))?;
@@ -403,10 +404,15 @@ impl Engine {
         let mut buf = vec![0u8; RECV_BUF];
         let mut work = vec![0u8; WORK_BUF];
         while !self.is_closed() {
-            match sock.recv_from(&mut buf) {
-                Ok((n, src)) => {
+            match recv_gro(sock, &mut buf) {
+                Ok((n, src, seg)) => {
+                    // With UDP GRO the kernel may hand us several datagrams of one flow glued
+                    // together (all `seg` bytes long but the last); each is its own packet.
                     let data = &buf[..n];
-                    self.guarded(|| self.on_udp(src, data, &mut work));
+                    let step = if seg > 0 && seg < n { seg } else { n.max(1) };
+                    for d in data.chunks(step) {
+                        self.guarded(|| self.on_udp(src, d, &mut work));
+                    }
                 }
                 Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => {}
                 // ICMP port unreachable for an earlier send shows up as ECONNREFUSED on Linux;
@@ -759,6 +765,73 @@ impl Engine {
 
 #[cfg(target_os = "linux")]
 const UDP_SEGMENT: libc::c_int = 103; // linux/udp.h
+#[cfg(target_os = "linux")]
+const UDP_GRO: libc::c_int = 104; // linux/udp.h
+
+/// Best effort: ask the kernel to coalesce received datagrams of one flow (udp(7) UDP_GRO),
+/// which tailscaled and wireguard-go also do; recv_gro splits them again.
+#[cfg(target_os = "linux")]
+fn enable_gro(s: &socket2::Socket) {
+    use std::os::fd::AsRawFd;
+    let one: libc::c_int = 1;
+    // SAFETY: setsockopt with a pointer to a live c_int and its size.
+    unsafe {
+        libc::setsockopt(s.as_raw_fd(), libc::SOL_UDP, UDP_GRO, &one as *const _ as *const libc::c_void, std::mem::size_of::<libc::c_int>() as libc::socklen_t);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn enable_gro(_s: &socket2::Socket) {}
+
+/// recvmsg returning (bytes, source, GRO segment size or 0).
+#[cfg(target_os = "linux")]
+fn recv_gro(sock: &UdpSocket, buf: &mut [u8]) -> io::Result<(usize, SocketAddr, usize)> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: all pointers refer to locals that outlive recvmsg; cmsgs are walked with the libc
+    // macros within `control`; the source address is read according to its family.
+    unsafe {
+        let mut storage: libc::sockaddr_storage = std::mem::zeroed();
+        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr() as *mut libc::c_void, iov_len: buf.len() };
+        let mut control = [0u64; 8];
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_name = &mut storage as *mut _ as *mut libc::c_void;
+        msg.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+        msg.msg_controllen = std::mem::size_of_val(&control) as _;
+        let n = libc::recvmsg(sock.as_raw_fd(), &mut msg, 0);
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut seg = 0usize;
+        let mut cm = libc::CMSG_FIRSTHDR(&msg);
+        while !cm.is_null() {
+            if (*cm).cmsg_level == libc::SOL_UDP && (*cm).cmsg_type == UDP_GRO {
+                seg = std::ptr::read_unaligned(libc::CMSG_DATA(cm) as *const libc::c_int).max(0) as usize;
+            }
+            cm = libc::CMSG_NXTHDR(&msg, cm);
+        }
+        let src = match storage.ss_family as libc::c_int {
+            libc::AF_INET => {
+                let a = &*(&storage as *const _ as *const libc::sockaddr_in);
+                SocketAddr::new(IpAddr::V4(Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr))), u16::from_be(a.sin_port))
+            }
+            libc::AF_INET6 => {
+                let a = &*(&storage as *const _ as *const libc::sockaddr_in6);
+                SocketAddr::V6(std::net::SocketAddrV6::new(Ipv6Addr::from(a.sin6_addr.s6_addr), u16::from_be(a.sin6_port), a.sin6_flowinfo, a.sin6_scope_id))
+            }
+            _ => return Err(io::Error::new(io::ErrorKind::InvalidData, "unknown address family")),
+        };
+        Ok((n as usize, src, seg))
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn recv_gro(sock: &UdpSocket, buf: &mut [u8]) -> io::Result<(usize, SocketAddr, usize)> {
+    let (n, src) = sock.recv_from(buf)?;
+    Ok((n, src, 0))
+}
 
 /// One sendmsg carrying `run` (equal-size datagrams, the last may be shorter) for the kernel to
 /// split: UDP_SEGMENT cmsg with the segment size (udp(7) "UDP_SEGMENT"; wireguard-go's
