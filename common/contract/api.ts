@@ -37,6 +37,47 @@ export type PingResult = z.infer<typeof PingResultSchema>;
 
 export const EmptySchema = z.object({}).strict();
 
+/** `meshtray why <ip|name>`: which way a packet to that address would go right now. */
+export const WhyRequestSchema = z.object({
+  /** A tailnet IP, any IP, or a peer's MagicDNS name (short or FQDN). */
+  Dest: z.string().min(1).max(255),
+});
+const PeerPathSchema = z.union([
+  z.object({ kind: z.literal('direct'), endpoint: z.string() }),
+  z.object({ kind: z.literal('relayed'), derpRegion: z.string() }),
+  z.object({ kind: z.literal('unknown') }),
+]);
+/** The engine's answer (main/engine/routes/why.ts WhyAnswer), from the route table it installed. */
+export const WhyAnswerSchema = z.object({
+  dest: z.string(),
+  ip: z.string(),
+  verdict: z.enum(['self', 'magicdns', 'local-lan', 'exit-node', 'subnet-router', 'peer', 'blocked', 'not-routed']),
+  node: z.object({ id: z.number(), name: z.string(), addresses: z.array(z.string()) }).optional(),
+  prefix: z.string().optional(),
+  interface: z.string().optional(),
+  path: PeerPathSchema.optional(),
+  reason: z.string(),
+  /** The one line the CLI prints and the app shows. */
+  text: z.string(),
+});
+export type WhyAnswerWire = z.infer<typeof WhyAnswerSchema>;
+
+/** OS-integration counters and state for `meshtray debug metrics` and the app's diagnostics. */
+export const OSMetricsSchema = z.object({
+  /** Inbound packets dropped by the netmap's packet filter (kernel ACL), by reason. */
+  FilterDrops: z.object({ acl: z.number(), notLocal: z.number() }),
+  /** MagicDNS resolver counters (queries, local, forwarded, servfail, nxdomain, malformed, dropped). */
+  DNS: z.record(z.string(), z.number()),
+  /** Route-table warnings of the last apply (overlaps, conflicts, an unusable exit node). */
+  RouteWarnings: z.array(z.object({ code: z.string(), message: z.string() })),
+  /** Whether MagicDNS is installed as the OS resolver right now (--accept-dns). */
+  OSResolverInstalled: z.boolean(),
+  /** OS applies that succeeded / failed since start. */
+  Applies: z.number(),
+  ApplyErrors: z.number(),
+});
+export type OSMetrics = z.infer<typeof OSMetricsSchema>;
+
 /** Each call: HTTP method + path on the LocalAPI, request body schema (or query), response schema. */
 export const api = {
   status: { method: 'GET', path: '/localapi/v0/status', request: EmptySchema, response: StatusSchema },
@@ -47,7 +88,16 @@ export const api = {
   down: { method: 'POST', path: '/localapi/v0/down', request: EmptySchema, response: EmptySchema },
   logout: { method: 'POST', path: '/localapi/v0/logout', request: EmptySchema, response: EmptySchema },
   ping: { method: 'POST', path: '/localapi/v0/ping', request: PingRequestSchema, response: PingResultSchema },
+  why: { method: 'POST', path: '/localapi/v0/why', request: WhyRequestSchema, response: WhyAnswerSchema },
+  osMetrics: { method: 'GET', path: '/localapi/v0/os-metrics', request: EmptySchema, response: OSMetricsSchema },
 } as const;
+
+/**
+ * Calls an engine may lack (an older engine, a test double, the app's in-process host before it
+ * has an OS integration): the LocalAPI answers ERR_NOT_FOUND for them instead of failing to build.
+ */
+export const OPTIONAL_CALLS = ['why', 'osMetrics'] as const satisfies readonly ApiName[];
+export type OptionalApiName = (typeof OPTIONAL_CALLS)[number];
 
 export type Api = typeof api;
 export type ApiName = keyof Api;

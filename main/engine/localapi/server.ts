@@ -7,7 +7,7 @@ import { connect, type Socket } from 'node:net';
 import { chmod, lstat, unlink, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { z } from 'zod';
-import { api, WATCH_PATH, type Api, type ApiName, type ApiResponse } from '../../../common/contract/api.js';
+import { api, WATCH_PATH, type Api, type ApiName, type ApiResponse, type OptionalApiName } from '../../../common/contract/api.js';
 import { MeshtrayError, type ErrorBody } from '../../../common/errors/errors.js';
 import type { Notify } from '../../../common/schemas/notify.js';
 import type { Logger } from '../ports/ports.js';
@@ -18,7 +18,10 @@ export type ApiHandlers = {
   [N in ApiName]: (req: z.infer<Api[N]['request']>) => Promise<ApiResponse<N>>;
 };
 
-export interface LocalApiBackend extends ApiHandlers {
+/** Every call of the table; the OPTIONAL_CALLS may be missing (answered ERR_NOT_FOUND). */
+export type RequiredApiHandlers = Omit<ApiHandlers, OptionalApiName> & Partial<Pick<ApiHandlers, OptionalApiName>>;
+
+export interface LocalApiBackend extends RequiredApiHandlers {
   /** Subscribe to the Notify bus: the first call of fn carries the full snapshot. Returns unsubscribe. */
   watch(fn: (n: Notify) => void): () => void;
 }
@@ -128,7 +131,8 @@ export class LocalApiServer {
       if (!parsed.success) {
         throw new MeshtrayError('ERR_BAD_REQUEST', `invalid ${name} request: ${describeIssues(parsed.error)}`);
       }
-      const handler = this.opts.backend[name] as (r: unknown) => Promise<unknown>;
+      const handler = this.opts.backend[name] as ((r: unknown) => Promise<unknown>) | undefined;
+      if (!handler) throw new MeshtrayError('ERR_NOT_FOUND', `this engine does not support ${name}`);
       const out = await handler.call(this.opts.backend, parsed.data);
       const checked = call.response.safeParse(out);
       if (!checked.success) {
