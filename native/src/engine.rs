@@ -9,7 +9,7 @@
 use crate::allowed_ips::{AllowedIps, Prefix};
 use crate::classify::{self, Kind, WgKind};
 use crate::counters::{add, inc, Counters};
-use crate::tun::{self, TunConfig, TunDevice};
+use crate::tun::{self, TunConfig, TunDevice, TunWriter, TUN_WRITE_OFFSET};
 use boringtun::noise::errors::WireGuardError;
 use boringtun::noise::handshake::parse_handshake_anon;
 use boringtun::noise::rate_limiter::RateLimiter;
@@ -133,6 +133,36 @@ pub struct Engine {
     pub counters: Counters,
     events: Arc<dyn Events>,
     pub port: u16,
+}
+
+/// Decrypted packets from one burst of received datagrams, written to the TUN together (GRO).
+struct TunBatch {
+    bufs: Vec<Vec<u8>>,
+    n: usize,
+    bytes: usize,
+    writer: TunWriter,
+}
+
+impl TunBatch {
+    fn new(slots: usize, slot_size: usize) -> TunBatch {
+        TunBatch {
+            bufs: (0..slots).map(|_| Vec::with_capacity(slot_size + TUN_WRITE_OFFSET)).collect(),
+            n: 0,
+            bytes: 0,
+            writer: TunWriter::new(),
+        }
+    }
+
+    /// Queues a copy of `pkt`; false if full.
+    fn push(&mut self, pkt: &[u8]) -> bool {
+        let Some(b) = self.bufs.get_mut(self.n) else { return false };
+        b.clear();
+        b.resize(TUN_WRITE_OFFSET, 0);
+        b.extend_from_slice(pkt);
+        self.n += 1;
+        self.bytes += pkt.len();
+        true
+    }
 }
 
 /// A poisoned lock only means another packet's processing panicked (and was caught); the
@@ -385,7 +415,7 @@ impl Engine {
         self.guarded(|| {
             WORK.with(|w| {
                 let mut buf = w.borrow_mut();
-                self.decapsulate(&t, &peer, None, data, &mut buf, true);
+                self.decapsulate(&t, &peer, None, data, &mut buf, true, None);
             })
         });
     }
@@ -403,16 +433,19 @@ impl Engine {
         let Some(sock) = sock else { return };
         let mut buf = vec![0u8; RECV_BUF];
         let mut work = vec![0u8; WORK_BUF];
+        let mut batch = TunBatch::new(GSO_MAX_SEGMENTS, self.mtu + 64);
         while !self.is_closed() {
             match recv_gro(sock, &mut buf) {
                 Ok((n, src, seg)) => {
                     // With UDP GRO the kernel may hand us several datagrams of one flow glued
-                    // together (all `seg` bytes long but the last); each is its own packet.
+                    // together (all `seg` bytes long but the last); each is its own packet, and
+                    // their plaintexts go to the TUN in one batch (coalesced again by TUN GRO).
                     let data = &buf[..n];
                     let step = if seg > 0 && seg < n { seg } else { n.max(1) };
                     for d in data.chunks(step) {
-                        self.guarded(|| self.on_udp(src, d, &mut work));
+                        self.guarded(|| self.on_udp(src, d, &mut work, Some(&mut batch)));
                     }
+                    self.guarded(|| self.flush_tun_batch(&mut batch));
                 }
                 Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => {}
                 // ICMP port unreachable for an earlier send shows up as ECONNREFUSED on Linux;
@@ -422,7 +455,24 @@ impl Engine {
         }
     }
 
-    fn on_udp(&self, src: SocketAddr, data: &[u8], work: &mut [u8]) {
+    fn flush_tun_batch(&self, b: &mut TunBatch) {
+        if b.n == 0 {
+            return;
+        }
+        let c = &self.counters;
+        let (n, bytes) = (b.n, b.bytes);
+        b.n = 0;
+        b.bytes = 0;
+        match self.tun.send_batch(&mut b.writer, &mut b.bufs[..n]) {
+            Ok(()) => {
+                add(&c.tun_tx_packets, n as u64);
+                add(&c.tun_tx_bytes, bytes as u64);
+            }
+            Err(_) => add(&c.drop_tun_write_error, n as u64),
+        }
+    }
+
+    fn on_udp(&self, src: SocketAddr, data: &[u8], work: &mut [u8], batch: Option<&mut TunBatch>) {
         let c = &self.counters;
         match classify::classify(data, self.max_datagram) {
             Kind::Stun => match self.events.stun(src, data) {
@@ -440,7 +490,7 @@ impl Engine {
                     _ => classify::receiver_index(kind, data).and_then(|i| t.by_index.get(&(i >> 8)).cloned()),
                 };
                 match peer {
-                    Some(p) => self.decapsulate(&t, &p, Some(src), data, work, false),
+                    Some(p) => self.decapsulate(&t, &p, Some(src), data, work, false, batch),
                     None => inc(&c.drop_unknown_peer),
                 }
             }
@@ -470,7 +520,7 @@ impl Engine {
         t.by_key.get(&half.peer_static_public).cloned()
     }
 
-    fn decapsulate(&self, t: &PeerTable, peer: &Arc<Peer>, src: Option<SocketAddr>, data: &[u8], work: &mut [u8], via_derp: bool) {
+    fn decapsulate(&self, t: &PeerTable, peer: &Arc<Peer>, src: Option<SocketAddr>, data: &[u8], work: &mut [u8], via_derp: bool, batch: Option<&mut TunBatch>) {
         let c = &self.counters;
         let mut tunn = lock(&peer.tunn);
         let res = tunn.decapsulate(src.map(|s| s.ip()), data, work);
@@ -513,11 +563,11 @@ impl Engine {
             // write so the other direction's thread is not kept waiting on a syscall.
             TunnResult::WriteToTunnelV4(pkt, from) => {
                 drop(tunn);
-                self.to_tun(t, peer, pkt, IpAddr::V4(from))
+                self.to_tun(t, peer, pkt, IpAddr::V4(from), batch)
             }
             TunnResult::WriteToTunnelV6(pkt, from) => {
                 drop(tunn);
-                self.to_tun(t, peer, pkt, IpAddr::V6(from))
+                self.to_tun(t, peer, pkt, IpAddr::V6(from), batch)
             }
             TunnResult::Err(e) => inc(match e {
                 WireGuardError::DuplicateCounter | WireGuardError::InvalidCounter => &c.drop_replay,
@@ -529,13 +579,18 @@ impl Engine {
     }
 
     /// Cryptokey routing on receive: the inner source must be one of the sender's allowed IPs.
-    fn to_tun(&self, t: &PeerTable, peer: &Arc<Peer>, pkt: &[u8], from: IpAddr) {
+    fn to_tun(&self, t: &PeerTable, peer: &Arc<Peer>, pkt: &[u8], from: IpAddr, batch: Option<&mut TunBatch>) {
         let c = &self.counters;
         match t.allowed.lookup(from) {
             Some(p) if Arc::ptr_eq(p, peer) => {}
             _ => {
                 inc(&c.drop_disallowed_source);
                 return;
+            }
+        }
+        if let Some(b) = batch {
+            if b.push(pkt) {
+                return; // written by flush_tun_batch
             }
         }
         match self.tun.send(pkt) {

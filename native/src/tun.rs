@@ -11,7 +11,44 @@ use std::io;
 use std::net::IpAddr;
 use std::time::Duration;
 
+/// Headroom in front of each packet handed to `send_batch` (room for the 10-byte virtio header).
+pub const TUN_WRITE_OFFSET: usize = 16;
+
+/// Per-writer state for batched writes (Linux: the GRO table that coalesces TCP segments into
+/// super-packets before they enter the kernel).
+pub struct TunWriter {
+    #[cfg(target_os = "linux")]
+    gro: tun_rs::GROTable,
+}
+
+impl TunWriter {
+    pub fn new() -> TunWriter {
+        TunWriter {
+            #[cfg(target_os = "linux")]
+            gro: tun_rs::GROTable::new(),
+        }
+    }
+}
+
+impl Default for TunWriter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 pub trait TunDevice: Send + Sync {
+    /// Writes several packets; each buffer is `TUN_WRITE_OFFSET` bytes of headroom followed by
+    /// one IP packet. With offloads they are coalesced (GRO) into fewer, larger writes.
+    fn send_batch(&self, w: &mut TunWriter, bufs: &mut [Vec<u8>]) -> io::Result<()> {
+        let _ = w;
+        let mut res = Ok(());
+        for b in bufs.iter() {
+            if let Err(e) = self.send(&b[TUN_WRITE_OFFSET.min(b.len())..]) {
+                res = Err(e);
+            }
+        }
+        res
+    }
     /// Reads one or more IP packets into `bufs` (their lengths into `sizes`) and returns how many;
     /// 0 if none arrived within `timeout`. Each buffer must hold an MTU-sized packet; `scratch`
     /// must hold the largest read (64 KiB + header).
@@ -158,6 +195,20 @@ mod unix {
                 return Ok((n as usize).saturating_sub(VNET_HDR_LEN));
             }
             self.dev.send(packet)
+        }
+
+        #[cfg(target_os = "linux")]
+        fn send_batch(&self, w: &mut TunWriter, bufs: &mut [Vec<u8>]) -> io::Result<()> {
+            if !self.offload {
+                let mut res = Ok(());
+                for b in bufs.iter() {
+                    if let Err(e) = self.dev.send(&b[TUN_WRITE_OFFSET.min(b.len())..]) {
+                        res = Err(e);
+                    }
+                }
+                return res;
+            }
+            self.dev.send_multiple(&mut w.gro, bufs, TUN_WRITE_OFFSET).map(|_| ())
         }
 
         fn name(&self) -> String {
