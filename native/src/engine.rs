@@ -520,6 +520,7 @@ impl Engine {
         t.by_key.get(&half.peer_static_public).cloned()
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn decapsulate(&self, t: &PeerTable, peer: &Arc<Peer>, src: Option<SocketAddr>, data: &[u8], work: &mut [u8], via_derp: bool, batch: Option<&mut TunBatch>) {
         let c = &self.counters;
         let mut tunn = lock(&peer.tunn);
