@@ -1,11 +1,11 @@
-// A manual clock for the Clock port (tailscale tstest/clock.go idea): timers fire only when the
-// test advances time, in due order, with microtasks flushed between them.
+// The one manual clock for the Clock port in tests (tailscale tstest/clock.go idea): timers fire
+// only when the test advances time, in due order, with microtasks flushed between them.
 import type { Clock, Timer } from '../../main/engine/ports/ports.js';
 
 interface Pending { at: number; seq: number; fn: () => void; live: boolean }
 
 export class FakeClock implements Clock {
-  private t: number;
+  protected t: number;
   private seq = 0;
   private timers: Pending[] = [];
   /** Every delay ever requested, in order (for backoff assertions). */

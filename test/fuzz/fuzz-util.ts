@@ -1,28 +1,12 @@
 // Seeded input generation for the bounded fuzz targets (run in CI on every test run).
 // MESHTRAY_FUZZ_ITERATIONS / MESHTRAY_FUZZ_SEED override the defaults for longer local runs.
+import { SeededRandom } from '../doubles/seeded-random.js';
+
 export const ITERATIONS = Number(process.env.MESHTRAY_FUZZ_ITERATIONS ?? 20_000);
 export const SEED = Number(process.env.MESHTRAY_FUZZ_SEED ?? 0x6d657368);
 
-export class Rng {
-  constructor(private s: number) {
-    if (this.s === 0) this.s = 1;
-  }
-  u32(): number {
-    let x = this.s;
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    this.s = x;
-    return x;
-  }
-  int(n: number): number {
-    return n <= 0 ? 0 : this.u32() % n;
-  }
-  bytes(n: number): Uint8Array {
-    const b = new Uint8Array(n);
-    for (let i = 0; i < n; i++) b[i] = this.u32() & 0xff;
-    return b;
-  }
+/** The shared seeded source (test/doubles/seeded-random.ts) plus the fuzz mutator. */
+export class Rng extends SeededRandom {
   /** One of: flip bits, overwrite bytes, truncate, extend, splice in interesting values. */
   mutate(src: Uint8Array): Uint8Array {
     let b = Uint8Array.from(src);

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Clock, Logger, LogFields, Random } from '../../../../main/engine/ports/ports.js';
+import type { Logger, LogFields, Random } from '../../../../main/engine/ports/ports.js';
 
 /** Returns the given byte strings in order, then fails loudly (a test that needs more randomness must say so). */
 export function scriptedRandom(...chunks: Uint8Array[]): Random {
@@ -39,17 +39,8 @@ export function renderLogs(lines: LogLine[]): string {
   return lines.map((l) => `${l.level} ${l.component} ${l.msg} ${l.fields === undefined ? '' : JSON.stringify(l.fields, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`).join('\n');
 }
 
-/**
- * Real time, but unlike systemClock the timers keep the process alive: with in-memory sockets a
- * pending timeout is the only thing the event loop has left, and the test must see it fire.
- */
-export const clock: Clock = {
-  now: () => Date.now(),
-  setTimeout(fn, ms) {
-    const t = setTimeout(fn, ms);
-    return { cancel: () => clearTimeout(t) };
-  },
-};
+/** The shared real clock whose timers keep the process alive (see test/doubles/real-clock.ts). */
+export { realClock as clock } from '../../../doubles/real-clock.js';
 
 export function hex(s: string): Uint8Array {
   return new Uint8Array(Buffer.from(s, 'hex'));

@@ -5,7 +5,9 @@ import type { DerpRegion } from '../../../../main/engine/derp/derp-map.js';
 import { encodeFrame, FrameType } from '../../../../main/engine/derp/frames.js';
 import { PrivateKey, type PublicKey } from '../../../../main/engine/keys/keys.js';
 import { FakeDerpServer } from './fake-derp-server.js';
-import { realClock, RecordingLogger, SeededRandom } from './helpers.js';
+import { realClock } from '../../../doubles/real-clock.js';
+import { SeededRandom } from '../../../doubles/seeded-random.js';
+import { RecordingLogger } from './helpers.js';
 
 const region: DerpRegion = { RegionID: 900, RegionCode: 'lab1', Nodes: [{ Name: '900a', RegionID: 900, HostName: 'derp.example', IPv4: '127.0.0.1' }] };
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import * as tls from 'node:tls';
 import { checkPinnedCert, dialHost, DerpDialError, tlsDialer } from '../../../../main/engine/derp/dial.js';
 import type { DerpNode } from '../../../../main/engine/derp/derp-map.js';
-import { realClock } from './helpers.js';
+import { realClock } from '../../../doubles/real-clock.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'meshtray-dial-'));
 let server: tls.Server;

@@ -9,7 +9,7 @@ import {
   encodeFrame, encodePeerGone, encodeRecvPacket, encodeServerKey, FrameType, FRAME_HEADER_LEN,
 } from '../../../../main/engine/derp/frames.js';
 import { PrivateKey, PublicKey } from '../../../../main/engine/keys/keys.js';
-import { SeededRandom } from './helpers.js';
+import { SeededRandom } from '../../../doubles/seeded-random.js';
 
 export type FakeMode = 'normal' | 'refuse-upgrade' | 'bad-server-info' | 'huge-frame' | 'wrong-first-frame';
 

@@ -4,7 +4,9 @@ import { DerpManager, type DerpClientLike } from '../../../../main/engine/derp/m
 import type { DerpClientEvents, DerpClientState } from '../../../../main/engine/derp/client.js';
 import type { DerpMap, DerpRegion } from '../../../../main/engine/derp/derp-map.js';
 import { PrivateKey, PublicKey } from '../../../../main/engine/keys/keys.js';
-import { ManualClock, RecordingLogger, SeededRandom } from './helpers.js';
+import { FakeClock } from '../../../doubles/fake-clock.js';
+import { SeededRandom } from '../../../doubles/seeded-random.js';
+import { RecordingLogger } from './helpers.js';
 
 class FakeClient implements DerpClientLike {
   state: DerpClientState = 'idle';
@@ -14,7 +16,7 @@ class FakeClient implements DerpClientLike {
   sent: { dst: string; data: number[] }[] = [];
   closed = false;
   private l: { [K in keyof DerpClientEvents]?: DerpClientEvents[K][] } = {};
-  constructor(readonly regionId: number, preferred: boolean, private clock: ManualClock) { this.preferred = preferred; }
+  constructor(readonly regionId: number, preferred: boolean, private clock: FakeClock) { this.preferred = preferred; }
   on<K extends keyof DerpClientEvents>(e: K, fn: DerpClientEvents[K]): () => void {
     ((this.l[e] ??= []) as DerpClientEvents[K][]).push(fn);
     return () => { this.l[e] = (this.l[e] as DerpClientEvents[K][]).filter((f) => f !== fn) as never; };
@@ -33,7 +35,7 @@ const map: DerpMap = { Regions: { '900': region(900), '901': region(901), '902':
 const peer = PublicKey.fromRaw('node', new Uint8Array(32).fill(9));
 
 function setup() {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const made: FakeClient[] = [];
   const m = new DerpManager({
     nodeKey: PrivateKey.fromRaw('node', new Uint8Array(32).fill(1)), clock, random: new SeededRandom(), logger: new RecordingLogger(),

@@ -5,12 +5,14 @@ import assert from 'node:assert/strict';
 import { DataPath } from '../../../../main/engine/magicsock/data-path.js';
 import { PrivateKey } from '../../../../main/engine/keys/keys.js';
 import type { DataPlaneOptions } from '../../../../main/engine/dataplane/data-plane.js';
-import { ManualClock, RecordingLogger, SeededRandom } from '../derp/helpers.js';
+import { FakeClock } from '../../../doubles/fake-clock.js';
+import { SeededRandom } from '../../../doubles/seeded-random.js';
+import { RecordingLogger } from '../derp/helpers.js';
 import { newNetMap, parse, rawFull, rawNode, v4 } from '../netmap/helpers.js';
 import { CountingDataPlane, FakeDerp } from './helpers.js';
 
 function setup() {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const random = new SeededRandom(11);
   const netmap = newNetMap();
   netmap.apply(parse(rawFull([2, 3], { Peers: [rawNode(2), rawNode(3, { AllowedIPs: [`${v4(3)}/32`, '10.3.0.0/24'] })] })));

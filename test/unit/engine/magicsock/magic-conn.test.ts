@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { MagicConn, magicPeerFromNode, type MagicPeer } from '../../../../main/engine/magicsock/magic-conn.js';
 import { PrivateKey } from '../../../../main/engine/keys/keys.js';
 import type { DiscoMessage } from '../../../../main/engine/disco/messages.js';
-import { ManualClock, RecordingLogger, SeededRandom } from '../derp/helpers.js';
+import { FakeClock } from '../../../doubles/fake-clock.js';
+import { SeededRandom } from '../../../doubles/seeded-random.js';
+import { RecordingLogger } from '../derp/helpers.js';
 import { CountingDataPlane, FakeDerp, SimPeer } from './helpers.js';
 
 const DERP_MAP = { Regions: { '900': { RegionID: 900, RegionCode: 'lab1', RegionName: 'Lab 1', Nodes: [] } } };
@@ -13,7 +15,7 @@ const PUB = '198.51.100.7:41641';
 const LAN = '10.0.0.7:41641';
 
 function setup(opts: { endpoints?: string[] } = {}) {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const random = new SeededRandom(7);
   const dp = new CountingDataPlane(41641, 'mt0');
   const derp = new FakeDerp();

@@ -4,7 +4,9 @@ import { Netcheck, type StunSender } from '../../../../main/engine/netcheck/netc
 import { toTailscaleJSON } from '../../../../main/engine/netcheck/report.js';
 import { buildBindingResponse, parseBindingRequest } from '../../../../main/engine/stun/stun.js';
 import type { DerpMap } from '../../../../main/engine/derp/derp-map.js';
-import { ManualClock, RecordingLogger, SeededRandom } from '../derp/helpers.js';
+import { FakeClock } from '../../../doubles/fake-clock.js';
+import { SeededRandom } from '../../../doubles/seeded-random.js';
+import { RecordingLogger } from '../derp/helpers.js';
 
 const map: DerpMap = {
   Regions: {
@@ -15,7 +17,7 @@ const map: DerpMap = {
 };
 
 /** A simulated network: each STUN server answers after `rttMs` with the mapping `natFor` gives. */
-function fakeNet(clock: ManualClock, nc: () => Netcheck, opts: { rttMs: Record<string, number>; natFor: (server: string) => { ip: string; port: number } | undefined }) {
+function fakeNet(clock: FakeClock, nc: () => Netcheck, opts: { rttMs: Record<string, number>; natFor: (server: string) => { ip: string; port: number } | undefined }) {
   const sent: string[] = [];
   const sender: StunSender = {
     send(packet, ip, port) {
@@ -30,7 +32,7 @@ function fakeNet(clock: ManualClock, nc: () => Netcheck, opts: { rttMs: Record<s
 }
 
 function setup() {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const t0 = clock.now(); // relative, so ns values stay exact in a double
   const nc = new Netcheck({ clock, random: new SeededRandom(), logger: new RecordingLogger(), nowNs: () => (clock.now() - t0) * 1e6 });
   return { clock, nc };

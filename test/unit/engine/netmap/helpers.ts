@@ -3,7 +3,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Clock } from '../../../../main/engine/ports/ports.js';
+import { FakeClock as SharedFakeClock } from '../../../doubles/fake-clock.js';
 import { NetMap } from '../../../../main/engine/netmap/netmap.js';
 import { parseMapResponse, type MapResponse } from '../../../../main/engine/netmap/tailcfg.js';
 
@@ -86,13 +86,19 @@ export function parse(raw: unknown): MapResponse {
   return r.value;
 }
 
-export class FakeClock implements Clock {
-  constructor(public ms = Date.parse('2026-11-23T20:00:00Z')) {}
-  now(): number {
-    return this.ms;
+/**
+ * The shared manual clock (test/doubles/fake-clock.ts), started at the netmap fixtures' time; `ms`
+ * jumps time without firing timers (for expiry checks).
+ */
+export class FakeClock extends SharedFakeClock {
+  constructor(start = Date.parse('2026-11-23T20:00:00Z')) {
+    super(start);
   }
-  setTimeout(): { cancel(): void } {
-    return { cancel() {} };
+  get ms(): number {
+    return this.t;
+  }
+  set ms(v: number) {
+    this.t = v;
   }
 }
 
