@@ -4,7 +4,7 @@ import { z, type ZodType } from 'zod';
 import { api, type ApiName, type ApiRequest, type ApiResponse } from '../../common/contract/api.js';
 import { ErrorBodySchema, MeshtrayError } from '../../common/errors/errors.js';
 import { NotifySchema, type Notify } from '../../common/schemas/notify.js';
-import { AppStateSchema, appResponseSchemas, type AppCallName, type AppCallRequests, type AppState } from './app-types.js';
+import { AppStateSchema, appCalls, type AppCallName, type AppCallRequest, type AppCallResponse, type AppState } from '../../common/contract/app.js';
 
 /** What the preload (or the test harness) puts on window.meshtray. */
 export type RawBridge = { [N in ApiName]: (req?: unknown) => Promise<unknown> } & {
@@ -41,8 +41,8 @@ export class MeshtrayClient {
     return unwrap(await this.raw[name](req), api[name].response as unknown as ZodType<ApiResponse<N>>, name);
   }
 
-  async app<N extends AppCallName>(name: N, req: AppCallRequests[N]): Promise<z.infer<(typeof appResponseSchemas)[N]>> {
-    return unwrap(await this.raw.app[name](req), appResponseSchemas[name] as unknown as ZodType<z.infer<(typeof appResponseSchemas)[N]>>, name);
+  async app<N extends AppCallName>(name: N, req: AppCallRequest<N>): Promise<AppCallResponse<N>> {
+    return unwrap(await this.raw.app[name](req), appCalls[name].response as unknown as ZodType<AppCallResponse<N>>, name);
   }
 
   onNotify(cb: (n: Notify) => void): () => void {

@@ -5,7 +5,7 @@ import { createStore } from 'zustand/vanilla';
 import type { Notify } from '../../common/schemas/notify.js';
 import type { Prefs } from '../../common/schemas/prefs.js';
 import type { BackendState, Status } from '../../common/schemas/status.js';
-import type { AppState } from '../api/app-types.js';
+import type { AppState } from '../../common/contract/app.js';
 
 export interface PingView {
   pending: boolean;

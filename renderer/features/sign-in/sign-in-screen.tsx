@@ -2,7 +2,7 @@
 // is checked for reachability before anything changes or the browser opens.
 import { useId, useState } from 'react';
 import { useAction, useUi } from '../../context.js';
-import type { ServerCheckResult } from '../../api/app-types.js';
+import type { ServerCheckResult } from '../../../common/contract/app.js';
 
 export const TAILSCALE_CONTROL_URL = 'https://controlplane.tailscale.com';
 
