@@ -13,6 +13,7 @@ import { PublicKey, type PrivateKey } from '../keys/keys.js';
 import type { Clock, Logger, Random, Timer } from '../ports/ports.js';
 import { Backoff } from './backoff.js';
 import { Counters } from './counters.js';
+import { Listeners } from './listeners.js';
 import type { DerpNode, DerpRegion } from './derp-map.js';
 import { tlsDialer, type DerpDialer } from './dial.js';
 import {
@@ -61,15 +62,13 @@ const QUEUE_DEPTH = 32;
 const MAX_SOCKET_BACKLOG = 4 << 20;
 const MAX_HTTP_HEADER = 16 << 10;
 
-type Listeners = { [K in keyof DerpClientEvents]: Set<DerpClientEvents[K]> };
-
 export class DerpClient {
   readonly counters: Counters;
   readonly regionId: number;
   private readonly log: Logger;
   private readonly dial: DerpDialer;
   private readonly backoff: Backoff;
-  private readonly listeners: Listeners = { packet: new Set(), peerGone: new Set(), state: new Set(), health: new Set() };
+  private readonly listeners: Listeners<DerpClientEvents>;
   private st: DerpClientState = 'idle';
   private conn: Connection | undefined;
   private queue: { dst: Uint8Array; data: Uint8Array }[] = [];
@@ -86,24 +85,18 @@ export class DerpClient {
     this.counters = o.counters ?? new Counters('derp_');
     this.regionId = o.region.RegionID;
     this.log = o.logger.child(`derp-${o.region.RegionID}`);
+    this.listeners = new Listeners<DerpClientEvents>(this.log);
     this.dial = o.dial ?? tlsDialer(o.clock);
     this.backoff = new Backoff(o.random, o.maxBackoffMs ?? 5000);
     this.preferred = o.preferred ?? false;
   }
 
   on<K extends keyof DerpClientEvents>(event: K, fn: DerpClientEvents[K]): () => void {
-    (this.listeners[event] as Set<DerpClientEvents[K]>).add(fn);
-    return () => (this.listeners[event] as Set<DerpClientEvents[K]>).delete(fn);
+    return this.listeners.on(event, fn);
   }
 
   private emit<K extends keyof DerpClientEvents>(event: K, ...args: Parameters<DerpClientEvents[K]>): void {
-    for (const fn of this.listeners[event]) {
-      try {
-        (fn as (...a: Parameters<DerpClientEvents[K]>) => void)(...args);
-      } catch (e) {
-        this.log.error('listener threw', { event, error: String(e) });
-      }
-    }
+    this.listeners.emit(event, ...args);
   }
 
   get state(): DerpClientState {

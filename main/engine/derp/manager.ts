@@ -8,6 +8,7 @@ import type { PrivateKey, PublicKey } from '../keys/keys.js';
 import type { Clock, Logger, Random, Timer } from '../ports/ports.js';
 import { DerpClient, type DerpClientEvents, type DerpClientState } from './client.js';
 import { Counters } from './counters.js';
+import { Listeners } from './listeners.js';
 import { regionsOf, type DerpMap, type DerpRegion } from './derp-map.js';
 import type { DerpDialer } from './dial.js';
 
@@ -50,8 +51,6 @@ export interface DerpRegionStatus {
   home: boolean;
 }
 
-type Listeners = { [K in keyof DerpManagerEvents]: Set<DerpManagerEvents[K]> };
-
 export class DerpManager {
   readonly counters: Counters;
   private readonly log: Logger;
@@ -61,27 +60,21 @@ export class DerpManager {
   private homeId = 0;
   private idleTimer: Timer | undefined;
   private closed = false;
-  private readonly listeners: Listeners = { packet: new Set(), peerGone: new Set(), state: new Set(), health: new Set() };
+  private readonly listeners: Listeners<DerpManagerEvents>;
 
   constructor(private readonly o: DerpManagerOptions) {
     this.counters = o.counters ?? new Counters('derp_');
     this.log = o.logger.child('derp-manager');
+    this.listeners = new Listeners<DerpManagerEvents>(this.log);
     this.scheduleIdleCheck();
   }
 
   on<K extends keyof DerpManagerEvents>(event: K, fn: DerpManagerEvents[K]): () => void {
-    (this.listeners[event] as Set<DerpManagerEvents[K]>).add(fn);
-    return () => (this.listeners[event] as Set<DerpManagerEvents[K]>).delete(fn);
+    return this.listeners.on(event, fn);
   }
 
   private emit<K extends keyof DerpManagerEvents>(event: K, ...args: Parameters<DerpManagerEvents[K]>): void {
-    for (const fn of this.listeners[event]) {
-      try {
-        (fn as (...a: Parameters<DerpManagerEvents[K]>) => void)(...args);
-      } catch (e) {
-        this.log.error('listener threw', { event, error: String(e) });
-      }
-    }
+    this.listeners.emit(event, ...args);
   }
 
   get home(): number {
