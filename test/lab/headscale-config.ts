@@ -8,6 +8,14 @@ export interface HeadscaleConfigInput {
   listenIp: string;
   port: number;
   derpMapPath: string;
+  /**
+   * The metrics/debug listener; '' = none. The lab's Headscale has a namespace to itself, so the
+   * default fixed port is fine there; a loopback Headscale in the root namespace passes a free
+   * port or '' so parallel runs cannot collide.
+   */
+  metricsListenAddr?: string;
+  /** The gRPC listener; '' = none (the CLI uses the unix socket either way). */
+  grpcListenAddr?: string;
 }
 
 const q = (s: string): string => JSON.stringify(s); // a JSON string is a valid YAML double-quoted scalar
@@ -17,8 +25,8 @@ export function renderHeadscaleConfig(c: HeadscaleConfigInput): string {
   return [
     `server_url: ${q(`http://${c.listenIp}:${c.port}`)}`,
     `listen_addr: ${q(`${c.listenIp}:${c.port}`)}`,
-    `metrics_listen_addr: "127.0.0.1:9090"`,
-    `grpc_listen_addr: "127.0.0.1:50443"`,
+    `metrics_listen_addr: ${q(c.metricsListenAddr ?? '127.0.0.1:9090')}`,
+    `grpc_listen_addr: ${q(c.grpcListenAddr ?? '127.0.0.1:50443')}`,
     `grpc_allow_insecure: false`,
     // else every CLI and serve start asks GitHub for releases (hs: cmd/headscale/cli/root.go)
     `disable_check_updates: true`,
@@ -63,7 +71,7 @@ export function renderHeadscaleConfig(c: HeadscaleConfigInput): string {
     `  search_domains: []`,
     `  extra_records:`,
     `    - { name: "svc.tailnet.test", type: "A", value: "100.64.0.50" }`,
-    `unix_socket: ${d('headscale.sock')}`,
+    `unix_socket: ${d(HEADSCALE_SOCKET_NAME)}`,
     `unix_socket_permission: "0770"`,
     `logtail:`,
     `  enabled: false`,
@@ -73,7 +81,13 @@ export function renderHeadscaleConfig(c: HeadscaleConfigInput): string {
   ].join('\n');
 }
 
-export function renderDerpMap(regions: readonly DerpRegion[]): string {
+/** The unix socket the config names (for callers that wait for it to appear). */
+export const HEADSCALE_SOCKET_NAME = 'headscale.sock';
+
+/** A region without certName is for tests that never dial it (the map only has to be valid). */
+export type DerpMapRegion = Omit<DerpRegion, 'certName'> & { certName?: string };
+
+export function renderDerpMap(regions: readonly DerpMapRegion[]): string {
   const out = ['regions:'];
   for (const r of regions) {
     out.push(
@@ -89,8 +103,8 @@ export function renderDerpMap(regions: readonly DerpRegion[]): string {
       `        ipv6: "none"`,
       `        stunport: ${r.stunPort}`,
       `        derpport: ${r.derpPort}`,
-      `        certname: ${q(r.certName)}`,
     );
+    if (r.certName !== undefined) out.push(`        certname: ${q(r.certName)}`);
   }
   return out.join('\n') + '\n';
 }

@@ -1,6 +1,6 @@
 // A minimal real Headscale (v0.29.2) on 127.0.0.1 for the control-client e2e tests: a temp dir,
-// a free port, a config written per lab.md §2 (derp `urls: []` + a one-region `paths` file, or it
-// will not start; no update checks; no metrics listener, so parallel runs cannot collide), and the
+// a free port, the lab's config (test/lab/headscale-config.ts, lab.md §2) with no gRPC listener and no
+// metrics listener unless asked, so parallel runs cannot collide, and the
 // headscale CLI over its unix socket. Everything the test started is stopped and deleted in stop(),
 // which the tests call in `finally`. Loopback only: no namespace, no route changes.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, wri
 import { createServer } from 'node:net';
 import { get } from 'node:http';
 import { join } from 'node:path';
+import { HEADSCALE_SOCKET_NAME, renderDerpMap, renderHeadscaleConfig } from '../../lab/headscale-config.js';
 
 export const HEADSCALE_BIN = process.env.MESHTRAY_HEADSCALE_BIN ?? '/var/cache/meshtray-lab/bin/headscale-v0.29.2/headscale';
 
@@ -75,59 +76,21 @@ export class LoopbackHeadscale {
     }
   }
 
+  /** The lab's config writer (test/lab/headscale-config.ts) with loopback listeners. */
   private writeConfig(): void {
-    const d = (f: string) => JSON.stringify(join(this.dir, f));
-    writeFileSync(
-      join(this.dir, 'derp.yaml'),
-      ['regions:', '  900:', '    regionid: 900', '    regioncode: "loop"', '    regionname: "Loopback test region"', '    nodes:', '      - name: "900a"', '        regionid: 900', '        hostname: "127.0.0.1"', '        ipv4: "127.0.0.1"', '        ipv6: "none"', '        stunport: -1', '        derpport: 1', ''].join('\n'),
-    );
+    const derpMapPath = join(this.dir, 'derp.yaml');
+    // One region that is never dialled: Headscale needs a valid map (lab.md §2), the tests no relay.
+    writeFileSync(derpMapPath, renderDerpMap([{ regionId: 900, regionCode: 'loop', regionName: 'Loopback test region', ip: '127.0.0.1', stunPort: -1, derpPort: 1 }]));
     writeFileSync(
       this.configPath,
-      [
-        `server_url: "http://127.0.0.1:${this.port}"`,
-        `listen_addr: "127.0.0.1:${this.port}"`,
-        `metrics_listen_addr: "${this.metricsPort ? `127.0.0.1:${this.metricsPort}` : ''}"`,
-        `grpc_listen_addr: ""`,
-        `grpc_allow_insecure: false`,
-        `disable_check_updates: true`,
-        `noise:`,
-        `  private_key_path: ${d('noise_private.key')}`,
-        `prefixes:`,
-        `  v4: "100.64.0.0/10"`,
-        `  v6: "fd7a:115c:a1e0::/48"`,
-        `  allocation: sequential`,
-        `derp:`,
-        `  server:`,
-        `    enabled: false`,
-        `  urls: []`,
-        `  paths:`,
-        `    - ${d('derp.yaml')}`,
-        `  auto_update_enabled: false`,
-        `  update_frequency: 24h`,
-        `node:`,
-        `  expiry: 0`,
-        `database:`,
-        `  type: sqlite`,
-        `  sqlite:`,
-        `    path: ${d('db.sqlite')}`,
-        `log:`,
-        `  level: info`,
-        `  format: text`,
-        `policy:`,
-        `  mode: file`,
-        `  path: ""`,
-        `dns:`,
-        `  magic_dns: true`,
-        `  base_domain: tailnet.test`,
-        `  override_local_dns: false`,
-        `  nameservers:`,
-        `    global: []`,
-        `unix_socket: ${d('hs.sock')}`,
-        `unix_socket_permission: "0770"`,
-        `logtail:`,
-        `  enabled: false`,
-        '',
-      ].join('\n'),
+      renderHeadscaleConfig({
+        dir: this.dir,
+        listenIp: '127.0.0.1',
+        port: this.port,
+        derpMapPath,
+        metricsListenAddr: this.metricsPort ? `127.0.0.1:${this.metricsPort}` : '',
+        grpcListenAddr: '',
+      }),
     );
   }
 
@@ -145,7 +108,7 @@ export class LoopbackHeadscale {
     const until = Date.now() + 30_000;
     while (Date.now() < until) {
       if (this.exited) throw new Error(`headscale exited at start; log:\n${this.logTail()}`);
-      if ((await httpStatus(`${this.serverURL}/health`)) === 200 && existsSync(join(this.dir, 'hs.sock'))) return;
+      if ((await httpStatus(`${this.serverURL}/health`)) === 200 && existsSync(join(this.dir, HEADSCALE_SOCKET_NAME))) return;
       await new Promise((r) => setTimeout(r, 150));
     }
     throw new Error(`headscale did not become healthy within 30 s; log:\n${this.logTail()}`);

@@ -48,6 +48,19 @@ test('headscale config is offline-safe: no DERP URLs, our map path, no update ch
   assert.match(c, /inactivity_timeout: 70s/);
 });
 
+test('headscale config for a loopback run: listeners can be turned off or moved; a DERP region may have no cert pin', () => {
+  const c = renderHeadscaleConfig({ dir: '/tmp/mt-hs-x', listenIp: '127.0.0.1', port: 41000, derpMapPath: '/tmp/mt-hs-x/derp.yaml', metricsListenAddr: '', grpcListenAddr: '' });
+  assert.match(c, /^metrics_listen_addr: ""$/m);
+  assert.match(c, /^grpc_listen_addr: ""$/m);
+  assert.match(c, /^listen_addr: "127\.0\.0\.1:41000"$/m);
+  const lab = renderHeadscaleConfig({ dir: '/d', listenIp: '198.51.100.10', port: 8080, derpMapPath: '/d/derp.yaml', metricsListenAddr: '127.0.0.1:9555' });
+  assert.match(lab, /^metrics_listen_addr: "127\.0\.0\.1:9555"$/m);
+  assert.match(lab, /^grpc_listen_addr: "127\.0\.0\.1:50443"$/m);
+  const y = renderDerpMap([{ regionId: 900, regionCode: 'loop', regionName: 'Loopback', ip: '127.0.0.1', derpPort: 1, stunPort: -1 }]);
+  assert.match(y, /\n        stunport: -1\n        derpport: 1\n$/);
+  assert.doesNotMatch(y, /certname/);
+});
+
 test('versions.env: literal pins and ${VAR:-default} with an environment override', () => {
   const text = '# c\nTS_VER=v1.98.10\nHS_VER=v0.29.2\nLAB_CACHE=${LAB_CACHE:-/var/cache/meshtray-lab}\n';
   assert.deepEqual(parseVersionsEnv(text, {}), { tsVer: 'v1.98.10', hsVer: 'v0.29.2', labCache: '/var/cache/meshtray-lab' });
