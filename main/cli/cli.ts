@@ -9,6 +9,8 @@ import type { Notify } from '../../common/schemas/notify.js';
 import { FlagError, normalizeGoFlags, parseGoDuration } from './go-flags.js';
 import { resolveAuthKey } from './auth-key.js';
 import { findPeer, formatStatus } from './status-format.js';
+import { fetchOSMetrics, osMetricsLines, registerDebugPrefs, registerSet, registerWhy } from './os-commands.js';
+import { addPrefFlags, needsCurrentPrefs, prefsFromFlags, PREF_BOOL_FLAGS, type PrefFlagOpts } from './pref-flags.js';
 import { packageVersion } from './version.js';
 
 export interface CliIO {
@@ -16,7 +18,7 @@ export interface CliIO {
   err: (s: string) => void;
 }
 
-const BOOL_FLAGS = new Set(['json', 'accept-routes', 'accept-dns', 'force-reauth', 'reset', 'peers', 'self', 'active', '4', '6', '1']);
+const BOOL_FLAGS = new Set(['json', 'force-reauth', 'reset', 'peers', 'self', 'active', '4', '6', '1', ...PREF_BOOL_FLAGS]);
 
 /** Thrown inside actions to finish with an exit code after output was written. */
 class Exit extends Error {
@@ -88,7 +90,8 @@ function buildProgram(io: CliIO): Command {
     .action(async (o: UpOpts) => {
       throw new Exit(await cmdUp(client(), o, io));
     });
-  void up;
+  // The rest of the routing/DNS flags `set` has (--exit-node, --advertise-exit-node, …).
+  addPrefFlags(up, new Set(['accept-routes', 'accept-dns', 'advertise-routes']));
 
   program
     .command('down')
@@ -111,7 +114,9 @@ function buildProgram(io: CliIO): Command {
     .action(async (o: { json?: boolean }) => {
       const st = await client().status();
       if (o.json) {
-        io.out(JSON.stringify(st, null, 2) + '\n');
+        // The prefs ride along (ExitNodeID, RouteAll, CorpDNS, AdvertiseRoutes, NoSNAT, …) so one
+        // call shows what the node was asked to do beside what it does.
+        io.out(JSON.stringify({ ...st, Prefs: await client().getPrefs() }, null, 2) + '\n');
         return;
       }
       const t = formatStatus(st);
@@ -158,6 +163,18 @@ function buildProgram(io: CliIO): Command {
       io.out(out.join('\n') + '\n');
     });
 
+  registerSet(program, client);
+  registerWhy(program, client, io);
+  const debug = program.command('debug').description('debugging commands');
+  registerDebugPrefs(debug, client, io);
+  debug
+    .command('metrics')
+    .description('print counters as "name value" lines (packet filter drops, MagicDNS, OS routes)')
+    .action(async () => {
+      const m = await fetchOSMetrics(client());
+      if (m) io.out(osMetricsLines(m));
+    });
+
   program
     .command('version')
     .description('print the version')
@@ -167,25 +184,22 @@ function buildProgram(io: CliIO): Command {
       io.out(o.json ? JSON.stringify({ short: v, long: v, meshtray: true }, null, 2) + '\n' : `${v}\n`);
     });
 
-  for (const c of program.commands) {
+  for (const c of [...program.commands, ...debug.commands]) {
     c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err, outputError: (s, write) => write(s.split('\n')[0] + '\n') }).allowExcessArguments(false);
   }
   return program;
 }
 
-interface UpOpts {
+interface UpOpts extends PrefFlagOpts {
   loginServer?: string;
   authKey?: string;
   authkey?: string;
   hostname?: string;
   timeout: string;
   json?: boolean;
-  acceptRoutes?: boolean;
-  acceptDns?: boolean;
   forceReauth?: boolean;
   reset?: boolean;
   advertiseTags?: string;
-  advertiseRoutes?: string;
 }
 
 function splitList(s: string | undefined): string[] | undefined {
@@ -200,7 +214,7 @@ async function cmdUp(client: LocalClient, o: UpOpts, io: CliIO): Promise<number>
   let prefs: MaskedPrefs = {};
   if (o.reset) {
     const d = defaultPrefs();
-    prefs = { Hostname: d.Hostname, RouteAll: d.RouteAll, CorpDNS: d.CorpDNS, AdvertiseTags: d.AdvertiseTags, AdvertiseRoutes: d.AdvertiseRoutes, ShieldsUp: d.ShieldsUp, ExitNodeID: d.ExitNodeID, ExitNodeIP: d.ExitNodeIP };
+    prefs = { Hostname: d.Hostname, RouteAll: d.RouteAll, CorpDNS: d.CorpDNS, AdvertiseTags: d.AdvertiseTags, AdvertiseRoutes: d.AdvertiseRoutes, ShieldsUp: d.ShieldsUp, ExitNodeID: d.ExitNodeID, ExitNodeIP: d.ExitNodeIP, ExitNodeAllowLANAccess: d.ExitNodeAllowLANAccess, NoSNAT: d.NoSNAT };
   }
   if (o.loginServer !== undefined) {
     try {
@@ -212,12 +226,10 @@ async function cmdUp(client: LocalClient, o: UpOpts, io: CliIO): Promise<number>
     prefs.ControlURL = o.loginServer;
   }
   if (o.hostname !== undefined) prefs.Hostname = o.hostname;
-  if (o.acceptRoutes !== undefined) prefs.RouteAll = o.acceptRoutes;
-  if (o.acceptDns !== undefined) prefs.CorpDNS = o.acceptDns;
   const tags = splitList(o.advertiseTags);
   if (tags) prefs.AdvertiseTags = tags;
-  const routes = splitList(o.advertiseRoutes);
-  if (routes) prefs.AdvertiseRoutes = routes;
+  // Same mapping as `set` (pref-flags.ts); --exit-node is resolved by the engine.
+  Object.assign(prefs, prefsFromFlags(o, needsCurrentPrefs(o) && !o.reset ? await client.getPrefs() : undefined));
 
   const ac = new AbortController();
   let timedOut = false;

@@ -140,8 +140,9 @@ test('status --json prints the daemon Status with tailscale field names; text ta
   backend.statusValue = runningStatus();
   const j = await cli([`--socket=${socket}`, 'status', '--json']);
   assert.equal(j.code, 0);
-  const st = JSON.parse(j.out) as Status;
+  const { Prefs: shownPrefs, ...st } = JSON.parse(j.out) as Status & { Prefs: unknown };
   assert.deepEqual(st, backend.statusValue);
+  assert.deepEqual(shownPrefs, await backend.getPrefs(), 'status --json mirrors the prefs');
   const txt = await cli([`--socket=${socket}`, 'status']);
   assert.equal(txt.code, 0);
   assert.deepEqual(txt.out.trimEnd().split('\n').map((l) => l.split(/\s+/)), [
