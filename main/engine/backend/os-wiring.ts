@@ -37,6 +37,30 @@ export interface OSWiringOptions {
   interfaces?: () => LocalInterface[];
 }
 
+/** What a host gives the backend to drive the OS (meshtrayd: newOSRouter + DirectResolvConf + nodeUpstream). */
+export type OSDeps = Pick<OSWiringOptions, 'router' | 'osDNS' | 'upstream' | 'tunName' | 'quad100' | 'interfaces'>;
+
+/**
+ * The netmap as the data path should see it: each peer's AllowedIPs replaced by what the route
+ * table gives it (self addresses, won subnet routes with --accept-routes, /0 only for the chosen
+ * exit node). Before the first table: the peer's own addresses only. Everything else (lookups by
+ * IP/name for ping, the DERP map, self) is the real netmap. Use with DataPath routeAll: true.
+ */
+export function netmapWithAllowedIPs(nm: NetMap, allowed: ReadonlyMap<number, readonly string[]> | undefined): NetMap {
+  const peers = (): NetNode[] =>
+    nm.peers().map((n) => {
+      const own = new Set(n.Addresses ?? []);
+      return { ...n, AllowedIPs: [...(allowed?.get(n.ID) ?? n.AllowedIPs.filter((a) => own.has(a)))] };
+    });
+  return new Proxy(nm, {
+    get(target, prop) {
+      if (prop === 'peers') return peers;
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
 /** Control host + every DERP node's addresses from the netmap (README: "controlIPs"). */
 export function controlAndDerpIPs(controlURL: string, nm: NetMap | undefined): string[] {
   const out: string[] = [];

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { defaultPrefs, type Prefs } from '../../../../common/schemas/prefs.js';
 import { MeshtrayError } from '../../../../common/errors/errors.js';
 import { memoryLogger } from '../../../../main/engine/log/logger.js';
-import { controlAndDerpIPs, exitNodePrefs, OSWiring } from '../../../../main/engine/backend/os-wiring.js';
+import { controlAndDerpIPs, exitNodePrefs, netmapWithAllowedIPs, OSWiring } from '../../../../main/engine/backend/os-wiring.js';
 import type { Router, RouterConfig } from '../../../../main/engine/router/router.js';
 import { FakeClock } from '../netmap/helpers.js';
 import { EXIT_ID, IFACES, tailnet } from '../routes/fixtures.js';
@@ -103,4 +103,18 @@ test('exitNodePrefs: name/IP → StableID; clear; unknown / not an exit node / b
 test('controlAndDerpIPs: control host and DERP node addresses, deduplicated', () => {
   assert.deepEqual(controlAndDerpIPs('http://172.16.0.10:8080', undefined), ['172.16.0.10']);
   assert.deepEqual(controlAndDerpIPs('not a url', undefined), []);
+});
+
+test('netmapWithAllowedIPs: the data path sees the table\'s AllowedIPs; own addresses only before a table', async () => {
+  const { w } = setup();
+  const nm = tailnet();
+  const exit = nm.peerByID(EXIT_ID)!;
+  const before = netmapWithAllowedIPs(nm, undefined).peers().find((n) => n.ID === EXIT_ID)!;
+  assert.deepEqual([...before.AllowedIPs].sort(), [...(exit.Addresses ?? [])].sort());
+  const t = (await w.apply(nm, prefs({ ExitNodeID: exit.StableID! })))!;
+  const view = netmapWithAllowedIPs(nm, t.peerAllowedIPs);
+  assert.ok(view.peers().find((n) => n.ID === EXIT_ID)!.AllowedIPs.includes('::/0'));
+  assert.ok(!view.peers().find((n) => n.ID === 6)!.AllowedIPs.includes('0.0.0.0/0'), 'a half exit node gets no /0');
+  assert.equal(view.peerByID(EXIT_ID)?.Name, exit.Name, 'other lookups are the real netmap');
+  assert.equal(view.self?.ID, nm.self?.ID);
 });
