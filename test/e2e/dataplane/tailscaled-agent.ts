@@ -4,7 +4,8 @@
 // netmap peer as "DERP only". WireGuard from the addon leaves through onDerpSend -> DERP; DERP
 // packets that are not disco are injected into the addon. Disco pings over DERP are answered so
 // tailscaled sees a live peer. Events are JSON lines on stdout; "counters" on stdin prints the
-// addon's counters; stdin EOF exits. argv[2] = JSON { serverURL, authKey, hostname, directIp? }.
+// addon's counters; stdin EOF exits. Config: JSON { serverURL, authKey, hostname, directIp? } in the
+// environment (test/e2e/support/agent-config.ts), so the pre-auth key is not on the command line.
 //
 // With `directIp` (the host's own reachable address, for lab hosts without NAT) the agent also
 // does the smallest piece of magicsock: it advertises directIp:<addon port> as its endpoint,
@@ -13,64 +14,31 @@
 // proves the path. Real path selection (heartbeats, fallback, NAT traversal) is the engine's job.
 import { spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { ControlClient } from '../../../main/engine/control/client.js';
 import { DerpManager } from '../../../main/engine/derp/manager.js';
-import type { DerpMap } from '../../../main/engine/derp/derp-map.js';
-import { DiscoCodec, looksLikeDisco } from '../../../main/engine/disco/packet.js';
-import { formatIpPort, type IpPort } from '../../../main/engine/disco/addr.js';
-import { PrivateKey, PublicKey } from '../../../main/engine/keys/keys.js';
+import { looksLikeDisco } from '../../../main/engine/disco/packet.js';
+import { derpMagicAddr, formatIpPort, type IpPort } from '../../../main/engine/disco/addr.js';
+import { PublicKey } from '../../../main/engine/keys/keys.js';
 import { openNativeDataPlane } from '../../../main/engine/dataplane/native-data-plane.js';
 import type { PeerConfig } from '../../../main/engine/dataplane/data-plane.js';
-import { logger, realClock, systemRandomForTests } from '../derp/support.js';
+import { readAgentConfig } from '../support/agent-config.js';
+import { emit, joinTailnet, peerHome, waitDerpConnected, type JoinArgs } from '../support/tailnet-agent.js';
+import { realClock } from '../derp/support.js';
 
-interface Args { serverURL: string; authKey: string; hostname: string; directIp?: string }
-interface PeerNode { Key: string; DiscoKey?: string; HomeDERP?: number; DERP?: string; Addresses?: string[]; AllowedIPs?: string[] | null; Endpoints?: string[] | null }
+interface Args extends JoinArgs { directIp?: string }
 
-const args = JSON.parse(process.argv[2]!) as Args;
-const emit = (o: Record<string, unknown>): void => void process.stdout.write(JSON.stringify(o) + '\n');
-const random = systemRandomForTests();
-const log = logger('dp-agent');
-const machine = PrivateKey.generate('machine', random);
-const node = PrivateKey.generate('node', random);
-const disco = PrivateKey.generate('disco', random);
-const codec = new DiscoCodec(disco, random);
-const client = new ControlClient({ serverURL: args.serverURL, machineKey: machine, logger: log, clock: realClock, random });
-const hostinfo: Record<string, unknown> = { Hostname: args.hostname, OS: 'linux', IPNVersion: '0.1.0-meshtray-e2e' };
-const DERP_MAGIC_IP = '127.3.3.40';
-
-const reg = await client.register({ NodeKey: node.public.toString(), Auth: { AuthKey: args.authKey }, Hostinfo: hostinfo as never });
-if (!reg.MachineAuthorized) throw new Error('not authorized');
-
-let derpMap: DerpMap | undefined;
-let self: { Addresses?: string[] } | undefined;
-const peers = new Map<string, PeerNode>();
-let onPeers: () => void = () => {};
-let firstMap!: () => void;
-const gotFirstMap = new Promise<void>((r) => (firstMap = r));
-const stop = new AbortController();
-const mapReq = { NodeKey: node.public.toString(), DiscoKey: disco.public.toString(), Hostinfo: hostinfo as never };
-void client.mapStream(mapReq, (m) => {
-  const msg = m as { Node?: { Addresses?: string[] }; DERPMap?: DerpMap; Peers?: PeerNode[]; PeersChanged?: PeerNode[]; PeersRemoved?: number[] };
-  if (msg.Node) self = msg.Node;
-  if (msg.DERPMap) derpMap = msg.DERPMap;
-  for (const p of [...(msg.Peers ?? []), ...(msg.PeersChanged ?? [])]) peers.set(p.Key, p);
-  if (msg.Peers || msg.PeersChanged) onPeers();
-  if (self && derpMap) firstMap();
-}, { signal: stop.signal }).catch((e: unknown) => { if (!stop.signal.aborted) emit({ event: 'error', where: 'map', error: String(e) }); });
-await gotFirstMap;
+const args = readAgentConfig<Args>();
+const tn = await joinTailnet(args, 'dp-agent');
+const { random, log, node, codec, client, hostinfo, mapReq, peers, derpMap, addresses } = tn;
 
 // Home DERP: the lowest region (no netcheck needed for a DERP-only test); tell control.
-const home = Math.min(...Object.keys(derpMap!.Regions ?? {}).map(Number));
+const home = Math.min(...Object.keys(derpMap.Regions ?? {}).map(Number));
 hostinfo.NetInfo = { PreferredDERP: home };
 await client.mapUpdate({ ...mapReq, Hostinfo: hostinfo as never });
 
 const derp = new DerpManager({ nodeKey: node, clock: realClock, random, logger: log });
-derp.setDerpMap(derpMap!);
+derp.setDerpMap(derpMap);
 derp.setHome(home);
-const peerHome = (p: PeerNode | undefined): number | undefined =>
-  p ? p.HomeDERP || Number(/^127\.3\.3\.40:(\d+)$/.exec(p.DERP ?? '')?.[1] ?? 0) || undefined : undefined;
 
-const addresses = self?.Addresses ?? [];
 const dp = openNativeDataPlane({ tunName: 'mt0', mtu: 1280, listenPort: 0, privateKey: node.rawBytes(), addresses }, log);
 // Route the tailnet ranges into our TUN (inside this lab namespace only).
 for (const r of [['-4', '100.64.0.0/10'], ['-6', 'fd7a:115c:a1e0::/48']]) {
@@ -93,7 +61,7 @@ const applyPeers = (): void => {
   dp.setPeers(list);
   emit({ event: 'peers', count: list.length });
 };
-onPeers = applyPeers;
+tn.onPeers = applyPeers;
 applyPeers();
 
 dp.onDerpSend((dst, bytes) => {
@@ -105,9 +73,9 @@ derp.on('packet', (region: number, src: PublicKey<'node'>, data: Uint8Array) => 
     dp.injectFromDerp(src, data);
     return;
   }
-  const opened = codec.open(data, (k) => [...peers.values()].some((p) => p.DiscoKey === k.toString()));
+  const opened = codec.open(data, tn.knownDisco);
   if (opened?.msg.type === 'ping') {
-    derp.send(src, region, codec.seal(opened.sender, { type: 'pong', txid: opened.msg.txid, src: { ip: DERP_MAGIC_IP, port: region } }));
+    derp.send(src, region, codec.seal(opened.sender, { type: 'pong', txid: opened.msg.txid, src: derpMagicAddr(region) }));
   }
 });
 
@@ -115,12 +83,11 @@ const parseIpPort = (a: string): IpPort => {
   const i = a.lastIndexOf(':');
   return { ip: a.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(a.slice(i + 1)) };
 };
-const knownDisco = (k: PublicKey<'disco'>): boolean => [...peers.values()].some((p) => p.DiscoKey === k.toString());
 const pendingPings = new Map<string, { peerKey: string; to: string }>();
 if (args.directIp) {
   await client.mapUpdate({ ...mapReq, Hostinfo: hostinfo as never, Endpoints: [`${args.directIp}:${dp.port}`], EndpointTypes: [1] } as never);
   dp.onDisco((src, bytes) => {
-    const opened = codec.open(bytes, knownDisco);
+    const opened = codec.open(bytes, tn.knownDisco);
     if (!opened) return;
     const m = opened.msg;
     if (m.type === 'ping') {
@@ -153,8 +120,7 @@ if (args.directIp) {
   setInterval(pingEndpoints, 1000).unref();
 }
 
-const t0 = Date.now();
-while (derp.client(home)?.state !== 'connected' && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 50));
+await waitDerpConnected(derp, home);
 emit({ event: 'ready', home, addresses, nodeKey: node.public.toString(), tun: dp.tunName, port: dp.port });
 
 const rl = createInterface({ input: process.stdin });
@@ -162,9 +128,8 @@ rl.on('line', (line) => {
   if (line.trim() === 'counters') emit({ event: 'counters', counters: dp.counters() });
 });
 rl.on('close', async () => {
-  stop.abort();
   dp.close();
-  client.close();
+  tn.close();
   await derp.close();
   process.exit(0);
 });

@@ -7,64 +7,41 @@
 //     `tailscale ping` reports our direct ip:port.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { withLab } from '../../lab/with-lab.js';
 import type { DataPlaneCounters } from '../../../main/engine/dataplane/data-plane.js';
+import { NsAgent, siblingScriptArgv, tailnetIPv4 } from '../support/ns-agent.js';
 import { shAsync } from './harness.js';
 
-const here = fileURLToPath(import.meta.url);
-const ext = here.endsWith('.ts') ? 'ts' : 'js';
-const agentArgv = (): string[] => {
-  const file = here.replace(/tailscaled-interop\.test\.(ts|js)$/, `tailscaled-agent.${ext}`);
-  return ext === 'ts' ? [process.execPath, '--import', 'tsx', file] : [process.execPath, file];
-};
+const agentArgv = (): string[] => siblingScriptArgv(import.meta.url, 'tailscaled-agent');
 
-interface AgentEvent { event: string; [k: string]: unknown }
+async function counters(agent: NsAgent): Promise<DataPlaneCounters> {
+  return (await agent.request('counters', 'counters')).counters as DataPlaneCounters;
+}
 
-class Agent {
-  readonly events: AgentEvent[] = [];
-  stderr = '';
-  private constructor(readonly proc: ChildProcess) {}
-  static start(ns: string, argv: string[]): Agent {
-    const p = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const a = new Agent(p);
-    let buf = '';
-    p.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        try { a.events.push(JSON.parse(line) as AgentEvent); } catch { a.stderr += `[stdout] ${line}\n`; }
-      }
-    });
-    p.stderr!.on('data', (d: Buffer) => (a.stderr += d.toString()));
-    return a;
-  }
-  async waitFor(pred: (e: AgentEvent) => boolean, ms: number, what: string): Promise<AgentEvent> {
-    const t0 = Date.now();
-    for (;;) {
-      const e = [...this.events].reverse().find(pred);
-      if (e) return e;
-      if (this.proc.exitCode !== null) throw new Error(`agent exited (${this.proc.exitCode}) before ${what}: ${this.stderr}`);
-      if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}; stderr: ${this.stderr.slice(-2000)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  async counters(): Promise<DataPlaneCounters> {
-    const n = this.events.length;
-    this.proc.stdin!.write('counters\n');
-    const e = await this.waitFor((ev) => ev.event === 'counters' && this.events.indexOf(ev) >= n, 5000, 'counters');
-    return e.counters as DataPlaneCounters;
-  }
-  async stop(): Promise<void> {
-    if (this.proc.exitCode !== null) return;
-    this.proc.stdin!.end();
-    const t = setTimeout(() => this.proc.kill('SIGKILL'), 5000);
-    await new Promise((r) => this.proc.once('exit', r));
-    clearTimeout(t);
-  }
+/**
+ * Sends `size` random bytes over TCP from namespace `clientNs` to a one-shot server on `ip:port`
+ * in `serverNs`; the server answers "<bytes received> <sha256>". Returns that reply and the
+ * sha256 of what was sent, for the caller to compare.
+ */
+async function tcpTransfer(o: { serverNs: string; clientNs: string; ip: string; port: number; size: number }): Promise<{ reply: string; want: string }> {
+  const server = shAsync([process.execPath, '-e', `
+    const h = require('crypto').createHash('sha256'); let n = 0;
+    const srv = require('net').createServer((s) => {
+      s.on('data', (d) => { n += d.length; h.update(d); });
+      s.on('end', () => { s.end(n + ' ' + h.digest('hex')); srv.close(); });
+    }).listen(${o.port}, '${o.ip}');
+    setTimeout(() => process.exit(3), 90000).unref();`], o.serverNs);
+  await new Promise((r) => setTimeout(r, 700));
+  const client = await shAsync([process.execPath, '-e', `
+    const data = require('crypto').randomBytes(${o.size});
+    const want = require('crypto').createHash('sha256').update(data).digest('hex');
+    const s = require('net').connect(${o.port}, '${o.ip}', () => s.end(data));
+    let reply = ''; s.on('data', (d) => (reply += d));
+    s.on('end', () => console.log(JSON.stringify({ reply, want })));`], o.clientNs);
+  const srv = await server;
+  assert.equal(client.code, 0, `TCP client: ${client.stderr}`);
+  assert.equal(srv.code, 0, `TCP server: ${srv.stderr}`);
+  return JSON.parse(client.stdout) as { reply: string; want: string };
 }
 
 async function pingUntil(ns: string, ip: string, ms: number): Promise<{ code: number; stdout: string }> {
@@ -80,10 +57,10 @@ test('native data plane <-> real tailscaled over DERP: ping both ways and an exa
   await withLab(t, { hosts: [{ name: 't1', nat: 'easy' }, { name: 'm1', nat: 'easy', peer: 'none' }] }, async (lab) => {
     const t1 = lab.hosts.get('t1')!.peer!;
     const authKey = await lab.authKey();
-    const agent = Agent.start(lab.ns('m1'), [...agentArgv(), JSON.stringify({ serverURL: lab.loginServer, authKey, hostname: 'm1' })]);
+    const agent = NsAgent.start(lab.ns('m1'), agentArgv(), { serverURL: lab.loginServer, authKey, hostname: 'm1' });
     try {
       const ready = await agent.waitFor((e) => e.event === 'ready', 60_000, 'agent ready');
-      const myIP = (ready.addresses as string[]).map((a) => a.replace(/\/\d+$/, '')).find((a) => !a.includes(':'))!;
+      const myIP = tailnetIPv4(ready.addresses)!;
       await agent.waitFor((e) => e.event === 'peers' && Number(e.count) >= 1, 30_000, 'tailscaled in our netmap');
       const t1IP = (await t1.status()).Self?.TailscaleIPs?.find((a: string) => !a.includes(':'));
       assert.ok(myIP && t1IP, `tailnet IPs: ours ${myIP}, t1 ${t1IP}`);
@@ -99,27 +76,10 @@ test('native data plane <-> real tailscaled over DERP: ping both ways and an exa
 
       // An exact TCP transfer from us to a server in tailscaled's namespace, over the tailnet.
       const size = 2 * 1024 * 1024;
-      const server = shAsync([process.execPath, '-e', `
-        const h = require('crypto').createHash('sha256'); let n = 0;
-        const srv = require('net').createServer((s) => {
-          s.on('data', (d) => { n += d.length; h.update(d); });
-          s.on('end', () => { s.end(n + ' ' + h.digest('hex')); srv.close(); });
-        }).listen(7003, '${t1IP}');
-        setTimeout(() => process.exit(3), 90000).unref();`], lab.ns('t1'));
-      await new Promise((r) => setTimeout(r, 700));
-      const client = await shAsync([process.execPath, '-e', `
-        const data = require('crypto').randomBytes(${size});
-        const want = require('crypto').createHash('sha256').update(data).digest('hex');
-        const s = require('net').connect(7003, '${t1IP}', () => s.end(data));
-        let reply = ''; s.on('data', (d) => (reply += d));
-        s.on('end', () => console.log(JSON.stringify({ reply, want })));`], lab.ns('m1'));
-      const srv = await server;
-      assert.equal(client.code, 0, `TCP client: ${client.stderr}`);
-      assert.equal(srv.code, 0, `TCP server: ${srv.stderr}`);
-      const { reply, want } = JSON.parse(client.stdout) as { reply: string; want: string };
+      const { reply, want } = await tcpTransfer({ serverNs: lab.ns('t1'), clientNs: lab.ns('m1'), ip: t1IP!, port: 7003, size });
       assert.equal(reply, `${size} ${want}`, 'tailscaled\'s side received every byte unchanged');
 
-      const c = await agent.counters();
+      const c = await counters(agent);
       t.diagnostic(`addon: derp tx ${c.derp.txPackets} rx ${c.derp.rxPackets}, drops ${JSON.stringify(Object.fromEntries(Object.entries(c.drops).filter(([, v]) => v > 0)))}`);
       assert.ok(c.derp.txPackets > 100 && c.derp.rxPackets > 100);
       assert.equal(c.drops.decrypt, 0, 'every WireGuard packet from tailscaled decrypted');
@@ -135,10 +95,10 @@ test('native data plane <-> real tailscaled on a direct path: WireGuard stays na
     const t1 = lab.hosts.get('t1')!.peer!;
     const m1Ip = lab.hosts.get('m1')!.publicIp;
     const authKey = await lab.authKey();
-    const agent = Agent.start(lab.ns('m1'), [...agentArgv(), JSON.stringify({ serverURL: lab.loginServer, authKey, hostname: 'm1', directIp: m1Ip })]);
+    const agent = NsAgent.start(lab.ns('m1'), agentArgv(), { serverURL: lab.loginServer, authKey, hostname: 'm1', directIp: m1Ip });
     try {
       const ready = await agent.waitFor((e) => e.event === 'ready', 60_000, 'agent ready');
-      const myIP = (ready.addresses as string[]).map((a) => a.replace(/\/\d+$/, '')).find((a) => !a.includes(':'))!;
+      const myIP = tailnetIPv4(ready.addresses)!;
       const t1IP = (await t1.status()).Self?.TailscaleIPs?.find((a: string) => !a.includes(':'))!;
       const d = await agent.waitFor((e) => e.event === 'direct', 60_000, 'a disco pong over UDP from tailscaled');
       t.diagnostic(`direct path to t1: ${String(d.endpoint)} (t1 saw us at ${String(d.pongSrc)})`);
@@ -156,28 +116,11 @@ test('native data plane <-> real tailscaled on a direct path: WireGuard stays na
       }
       assert.ok(direct, 'tailscale ping reached us directly');
 
-      const before = await agent.counters();
+      const before = await counters(agent);
       const size = 16 * 1024 * 1024;
-      const server = shAsync([process.execPath, '-e', `
-        const h = require('crypto').createHash('sha256'); let n = 0;
-        const srv = require('net').createServer((s) => {
-          s.on('data', (d) => { n += d.length; h.update(d); });
-          s.on('end', () => { s.end(n + ' ' + h.digest('hex')); srv.close(); });
-        }).listen(7004, '${t1IP}');
-        setTimeout(() => process.exit(3), 90000).unref();`], lab.ns('t1'));
-      await new Promise((r) => setTimeout(r, 700));
-      const client = await shAsync([process.execPath, '-e', `
-        const data = require('crypto').randomBytes(${size});
-        const want = require('crypto').createHash('sha256').update(data).digest('hex');
-        const s = require('net').connect(7004, '${t1IP}', () => s.end(data));
-        let reply = ''; s.on('data', (d) => (reply += d));
-        s.on('end', () => console.log(JSON.stringify({ reply, want })));`], lab.ns('m1'));
-      const srv = await server;
-      assert.equal(client.code, 0, `TCP client: ${client.stderr}`);
-      assert.equal(srv.code, 0, `TCP server: ${srv.stderr}`);
-      const { reply, want } = JSON.parse(client.stdout) as { reply: string; want: string };
+      const { reply, want } = await tcpTransfer({ serverNs: lab.ns('t1'), clientNs: lab.ns('m1'), ip: t1IP, port: 7004, size });
       assert.equal(reply, `${size} ${want}`);
-      const after = await agent.counters();
+      const after = await counters(agent);
       const wg = after.direct.txPackets - before.direct.txPackets;
       const crossed = after.toJs.total - before.toJs.total;
       t.diagnostic(`during the transfer: ${wg} direct WireGuard packets sent, ${after.direct.rxPackets - before.direct.rxPackets} received, ${crossed} packets crossed into JS (${JSON.stringify(after.toJs)}), derp tx ${after.derp.txPackets - before.derp.txPackets}`);

@@ -2,58 +2,32 @@
 // client), learns the DERP map and its peers from the map stream, runs netcheck to pick a home
 // DERP and reports it in Hostinfo.NetInfo, connects DERP, disco-pings the named tailscaled peer
 // over DERP and answers that peer's disco pings with pongs. Events go to stdout as JSON lines;
-// it exits when stdin closes. argv[2] = JSON { serverURL, authKey, hostname, peerHostname }.
-import { ControlClient } from '../../../main/engine/control/client.js';
+// it exits when stdin closes. Config: JSON { serverURL, authKey, hostname, peerHostname } in the
+// environment (test/e2e/support/agent-config.ts), so the pre-auth key is not on the command line.
 import { DerpManager } from '../../../main/engine/derp/manager.js';
-import type { DerpMap } from '../../../main/engine/derp/derp-map.js';
-import { DiscoCodec, looksLikeDisco } from '../../../main/engine/disco/packet.js';
+import { looksLikeDisco } from '../../../main/engine/disco/packet.js';
 import { networkInterfaces } from 'node:os';
 import { derpMagicAddr, formatIpPort, type IpPort } from '../../../main/engine/disco/addr.js';
-import { PrivateKey, PublicKey } from '../../../main/engine/keys/keys.js';
+import { PublicKey } from '../../../main/engine/keys/keys.js';
 import { Netcheck } from '../../../main/engine/netcheck/netcheck.js';
 import { UdpStunSocket } from '../../../main/engine/netcheck/udp-socket.js';
-import { logger, realClock, systemRandomForTests } from './support.js';
+import { readAgentConfig } from '../support/agent-config.js';
+import { emit, joinTailnet, peerHome, waitDerpConnected, type JoinArgs, type PeerNode } from '../support/tailnet-agent.js';
+import { realClock } from './support.js';
 
-interface Args { serverURL: string; authKey: string; hostname: string; peerHostname: string }
-interface PeerNode { Key: string; DiscoKey?: string; HomeDERP?: number; DERP?: string; Name?: string; Addresses?: string[]; Hostinfo?: { Hostname?: string } }
+interface Args extends JoinArgs { peerHostname: string }
 
-const args = JSON.parse(process.argv[2]!) as Args;
-const emit = (o: Record<string, unknown>): void => void process.stdout.write(JSON.stringify(o) + '\n');
-const random = systemRandomForTests();
-const log = logger('agent');
-const machine = PrivateKey.generate('machine', random);
-const node = PrivateKey.generate('node', random);
-const disco = PrivateKey.generate('disco', random);
-const codec = new DiscoCodec(disco, random);
-const client = new ControlClient({ serverURL: args.serverURL, machineKey: machine, logger: log, clock: realClock, random });
-const hostinfo: Record<string, unknown> = { Hostname: args.hostname, OS: 'linux', IPNVersion: '0.1.0-meshtray-e2e' };
-
-const reg = await client.register({ NodeKey: node.public.toString(), Auth: { AuthKey: args.authKey }, Hostinfo: hostinfo as never });
-if (!reg.MachineAuthorized) throw new Error('not authorized');
-
-let derpMap: DerpMap | undefined;
-let self: { Addresses?: string[] } | undefined;
-const peers = new Map<string, PeerNode>();
-let firstMap!: () => void;
-const gotFirstMap = new Promise<void>((r) => (firstMap = r));
-const stop = new AbortController();
-const mapReq = { NodeKey: node.public.toString(), DiscoKey: disco.public.toString(), Hostinfo: hostinfo as never };
-void client.mapStream(mapReq, (m) => {
-  const msg = m as { Node?: { Addresses?: string[] }; DERPMap?: DerpMap; Peers?: PeerNode[]; PeersChanged?: PeerNode[]; PeersChangedPatch?: { NodeID: number; DERPRegion?: number; Key?: string; DiscoKey?: string }[] };
-  if (msg.Node) self = msg.Node;
-  if (msg.DERPMap) derpMap = msg.DERPMap;
-  for (const p of [...(msg.Peers ?? []), ...(msg.PeersChanged ?? [])]) peers.set(p.Key, p);
-  if (self && derpMap) firstMap();
-}, { signal: stop.signal }).catch((e: unknown) => { if (!stop.signal.aborted) emit({ event: 'error', where: 'map', error: String(e) }); });
-await gotFirstMap;
+const args = readAgentConfig<Args>();
+const tn = await joinTailnet(args, 'agent');
+const { random, log, node, codec, client, hostinfo, mapReq, peers, derpMap } = tn;
 
 // Netcheck from our own UDP socket (kept open afterwards for disco over UDP), then tell control
 // our home region and endpoints (STUN-learned public ip:port, then the local address).
 const nc = new Netcheck({ clock: realClock, random, logger: log });
 let onUdp: (packet: Uint8Array, from: IpPort) => void = () => undefined;
 const sock = await UdpStunSocket.open(nc, 41641, undefined, (p, from) => onUdp(p, from));
-const report = await nc.run(derpMap!, sock);
-const home = report.preferredDERP || Number(Object.keys(derpMap!.Regions ?? {}).sort()[0]);
+const report = await nc.run(derpMap, sock);
+const home = report.preferredDERP || Number(Object.keys(derpMap.Regions ?? {}).sort()[0]);
 hostinfo.NetInfo = {
   PreferredDERP: home, WorkingUDP: report.udp, MappingVariesByDestIP: report.mappingVariesByDestIP ?? null,
   DERPLatency: Object.fromEntries([...report.regionLatency].map(([id, ns]) => [`${id}-v4`, ns / 1e9])),
@@ -64,10 +38,9 @@ await client.mapUpdate({ ...mapReq, Hostinfo: hostinfo as never, Endpoints: endp
 emit({ event: 'netcheck', home, udp: report.udp, globalV4: report.globalV4 ? formatIpPort(report.globalV4) : '' });
 
 const derp = new DerpManager({ nodeKey: node, clock: realClock, random, logger: log });
-derp.setDerpMap(derpMap!);
+derp.setDerpMap(derpMap);
 derp.setHome(home);
 
-const peerHome = (p: PeerNode): number => p.HomeDERP || Number(/^127\.3\.3\.40:(\d+)$/.exec(p.DERP ?? '')?.[1] ?? 0);
 const findPeer = (): PeerNode | undefined => [...peers.values()].find((p) => p.Hostinfo?.Hostname === args.peerHostname || p.Name?.startsWith(args.peerHostname + '.'));
 const pending = new Map<string, { at: number }>();
 
@@ -76,7 +49,7 @@ derp.on('packet', (region, src, data) => {
     emit({ event: 'non-disco', region, bytes: data.length });
     return;
   }
-  const opened = codec.open(data, (k) => [...peers.values()].some((p) => p.DiscoKey === k.toString()));
+  const opened = codec.open(data, tn.knownDisco);
   if (!opened) {
     emit({ event: 'disco-dropped', region, counters: codec.counters.snapshot() });
     return;
@@ -112,7 +85,7 @@ function udpPing(peerDisco: PublicKey<'disco'>, _peerNode: PublicKey<'node'>, ep
 // Disco over UDP on the same socket as STUN: answer pings with pongs carrying the source we saw.
 onUdp = (packet, from) => {
   if (!looksLikeDisco(packet)) return;
-  const opened = codec.open(packet, (k) => [...peers.values()].some((p) => p.DiscoKey === k.toString()));
+  const opened = codec.open(packet, tn.knownDisco);
   if (!opened) {
     emit({ event: 'udp-disco-dropped', counters: codec.counters.snapshot() });
     return;
@@ -132,20 +105,20 @@ onUdp = (packet, from) => {
 };
 derp.on('state', (region, state, info) => emit({ event: 'derp-state', region, state, ...(info.error ? { error: info.error } : {}) }));
 
-const t0 = Date.now();
-while (derp.client(home)?.state !== 'connected' && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 50));
-emit({ event: 'ready', home, addresses: self?.Addresses ?? [], nodeKey: node.public.toString() });
+await waitDerpConnected(derp, home);
+emit({ event: 'ready', home, addresses: tn.addresses, nodeKey: node.public.toString() });
 
 // Disco-ping the tailscaled peer via DERP, once a second, until it answers (it must first learn our disco key from control).
 const target = async (): Promise<void> => {
   for (let i = 0; i < 30; i++) {
     const p = findPeer();
-    if (p?.DiscoKey && peerHome(p)) {
+    const region = peerHome(p);
+    if (p?.DiscoKey && region) {
       const txid = random.bytes(12);
       pending.set(Buffer.from(txid).toString('hex'), { at: Date.now() });
       const pkt = codec.seal(PublicKey.parse('disco', p.DiscoKey), { type: 'ping', txid, nodeKey: node.public, padding: 0 });
-      derp.send(PublicKey.parse('node', p.Key), peerHome(p), pkt);
-      emit({ event: 'ping-sent', region: peerHome(p) });
+      derp.send(PublicKey.parse('node', p.Key), region, pkt);
+      emit({ event: 'ping-sent', region });
     }
     await new Promise((r) => setTimeout(r, 1000));
     if (pending.size === 0 && i > 0) return;
@@ -155,8 +128,7 @@ void target();
 
 process.stdin.resume();
 process.stdin.on('end', async () => {
-  stop.abort();
-  client.close();
+  tn.close();
   await derp.close();
   await sock.close();
   process.exit(0);

@@ -6,67 +6,21 @@
 // Also compares Meshtray's netcheck with `tailscale netcheck --format=json` in the same namespace.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
 import { withLab } from '../../lab/with-lab.js';
+import { NsAgent, siblingScriptArgv, tailnetIPv4 } from '../support/ns-agent.js';
 import type { TailscaleNetcheckJSON } from '../../../main/engine/netcheck/report.js';
 
-const here = fileURLToPath(import.meta.url);
-const ext = here.endsWith('.ts') ? 'ts' : 'js';
-const nodeArgv = (script: string): string[] => {
-  const file = here.replace(/disco-tailscaled\.test\.(ts|js)$/, `${script}.${ext}`);
-  return ext === 'ts' ? [process.execPath, '--import', 'tsx', file] : [process.execPath, file];
-};
-
-interface AgentEvent { event: string; [k: string]: unknown }
-
-class Agent {
-  readonly events: AgentEvent[] = [];
-  stderr = '';
-  private constructor(readonly proc: ChildProcess) {}
-  static start(ns: string, argv: string[]): Agent {
-    const p = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['pipe', 'pipe', 'pipe'], cwd: process.cwd() });
-    const a = new Agent(p);
-    let buf = '';
-    p.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        try { a.events.push(JSON.parse(line) as AgentEvent); } catch { a.stderr += `[stdout] ${line}\n`; }
-      }
-    });
-    p.stderr!.on('data', (d: Buffer) => (a.stderr += d.toString()));
-    return a;
-  }
-  async waitFor(pred: (e: AgentEvent) => boolean, ms: number, what: string): Promise<AgentEvent> {
-    const t0 = Date.now();
-    for (;;) {
-      const e = this.events.find(pred);
-      if (e) return e;
-      if (this.proc.exitCode !== null) throw new Error(`agent exited (${this.proc.exitCode}) before ${what}: ${this.stderr}\n${JSON.stringify(this.events)}`);
-      if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}; events: ${JSON.stringify(this.events)}; stderr: ${this.stderr}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  async stop(): Promise<void> {
-    if (this.proc.exitCode !== null) return;
-    this.proc.stdin!.end();
-    const t = setTimeout(() => this.proc.kill('SIGKILL'), 5000);
-    await new Promise((r) => this.proc.once('exit', r));
-    clearTimeout(t);
-  }
-}
+const nodeArgv = (script: string): string[] => siblingScriptArgv(import.meta.url, script);
 
 test('disco over DERP with a real tailscaled: our ping answered, its `tailscale ping` answered', { timeout: 240_000 }, async (t) => {
   await withLab(t, { hosts: [{ name: 't1', nat: 'easy' }, { name: 'm1', nat: 'easy', peer: 'none' }] }, async (lab) => {
     const t1 = lab.hosts.get('t1')!.peer!;
     const authKey = await lab.authKey();
-    const agent = Agent.start(lab.ns('m1'), [...nodeArgv('disco-agent'), JSON.stringify({ serverURL: lab.loginServer, authKey, hostname: 'm1', peerHostname: 't1' })]);
+    const agent = NsAgent.start(lab.ns('m1'), nodeArgv('disco-agent'), { serverURL: lab.loginServer, authKey, hostname: 'm1', peerHostname: 't1' });
     try {
       const ready = await agent.waitFor((e) => e.event === 'ready', 60_000, 'agent ready');
-      const myIP = (ready.addresses as string[]).map((a) => a.replace(/\/\d+$/, '')).find((a) => !a.includes(':'))!;
+      const myIP = tailnetIPv4(ready.addresses)!;
       assert.ok(myIP, 'agent has a tailnet IPv4');
 
       // 1. Our disco ping (sealed by Meshtray) -> tailscaled -> its pong (opened by Meshtray), all via DERP.
@@ -104,10 +58,10 @@ test('disco over UDP with a real tailscaled: CallMeMaybe via DERP, then `tailsca
     const m1host = lab.hosts.get('m1')!;
     const t1 = t1host.peer!;
     const authKey = await lab.authKey();
-    const agent = Agent.start(lab.ns('m1'), [...nodeArgv('disco-agent'), JSON.stringify({ serverURL: lab.loginServer, authKey, hostname: 'm1', peerHostname: 't1' })]);
+    const agent = NsAgent.start(lab.ns('m1'), nodeArgv('disco-agent'), { serverURL: lab.loginServer, authKey, hostname: 'm1', peerHostname: 't1' });
     try {
       const ready = await agent.waitFor((e) => e.event === 'ready', 60_000, 'agent ready');
-      const myIP = (ready.addresses as string[]).map((a) => a.replace(/\/\d+$/, '')).find((a) => !a.includes(':'))!;
+      const myIP = tailnetIPv4(ready.addresses)!;
       const nc = await agent.waitFor((e) => e.event === 'netcheck', 1000, 'netcheck');
       assert.equal(nc.globalV4, `${m1host.publicIp}:41641`, 'our STUN-learned endpoint (easy NAT keeps the port)');
       const code = (ready.home as number) === 900 ? 'lab1' : 'lab2';
