@@ -110,7 +110,9 @@ test('issue 6 through meshtrayd + meshtray CLI with real tailscaled peers', { ti
       const w1 = await why(web.ip);
       assert.deepEqual([w1.verdict, w1.node?.name], ['exit-node', 'exit']);
       assert.ok(w1.path && w1.path.kind !== 'unknown', `path from magicsock: ${JSON.stringify(w1.path)}`);
-      assert.match(await ok(['why', web.ip]), /exit/);
+      const whyText = await ok(['why', web.ip]);
+      t.diagnostic(`meshtray why ${web.ip}: ${whyText.trim()}`);
+      assert.match(whyText, /exit/);
 
       // ---- LAN access ----
       const lanGw = `${m1.router!.lanPrefix}.1`;
@@ -127,6 +129,7 @@ test('issue 6 through meshtrayd + meshtray CLI with real tailscaled peers', { ti
       await waitFor('lanhost through sr', async () => (await ping(lanhost)) === 0, { timeoutMs: 45_000, intervalMs: 500 });
       const w2 = await why(lanhost);
       assert.deepEqual([w2.verdict, w2.node?.name, w2.prefix], ['subnet-router', 'sr', '10.20.0.0/24']);
+      t.diagnostic(`meshtray why ${lanhost}: ${w2.text}`);
 
       // cleared: direct again
       await ok(['set', '--exit-node=']);
@@ -147,6 +150,7 @@ test('issue 6 through meshtrayd + meshtray CLI with real tailscaled peers', { ti
       assert.equal(await curl(8080), 'port 8080');
       const d1 = await drops();
       assert.ok(d1 > d0, `drop counted: ${d0} -> ${d1}`);
+      t.diagnostic(`filter_dropped_acl ${d0} -> ${d1}; set --exit-node=t1 said: ${notExit.err.trim()}`);
 
       // ---- down restores the OS ----
       await ok(['down']);
