@@ -2,7 +2,7 @@
 // real tailscaled + tailscale CLI) and MeshtraydPeer (node bin/meshtrayd.js + bin/meshtray.js,
 // which take the same daemon flags and CLI verbs), so any scenario can swap Meshtray in.
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LAB_PATH, run, wrapArgv, type RunResult } from './exec.js';
 import { LabError } from './errors.js';
@@ -154,8 +154,21 @@ export abstract class CliPeer implements Peer {
 
   async up(o: UpOptions): Promise<RunResult> {
     const args = this.upArgs(o);
-    if (o.authKey) args.push(`--auth-key=${o.authKey}`);
-    const r = await this.cli(args, (o.timeoutMs ?? 60_000) + 10_000);
+    // The key goes in a 0600 file named by `--auth-key=file:PATH` (both CLIs read it: tailscale
+    // cmd/tailscale/cli/up.go getAuthKey, main/cli/auth-key.ts), never on the command line, which
+    // every user can read through `ps`.
+    const keyFile = o.authKey ? join(this.dir, `.auth-key-${process.pid}-${Date.now()}`) : undefined;
+    if (keyFile) {
+      mkdirSync(this.dir, { recursive: true });
+      writeFileSync(keyFile, o.authKey!, { mode: 0o600 });
+      args.push(`--auth-key=file:${keyFile}`);
+    }
+    let r: RunResult;
+    try {
+      r = await this.cli(args, (o.timeoutMs ?? 60_000) + 10_000);
+    } finally {
+      if (keyFile) rmSync(keyFile, { force: true });
+    }
     if (r.code !== 0) {
       throw new LabError(`${this.name}: \`${redactArgv([this.kind === 'tailscaled' ? 'tailscale' : 'meshtray', ...args])}\` failed (${r.code}): ${redactText((r.stderr || r.stdout).trim())}; daemon log ${this.daemonLog}`);
     }

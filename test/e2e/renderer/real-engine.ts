@@ -2,7 +2,7 @@
 // loopback Headscale (test/e2e/control/headscale-loopback.ts), and tailscaled peers in userspace
 // mode on loopback (no namespaces, no route changes). Everything is stopped in stop().
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LocalClient } from '../../../main/client/localapi-client.js';
 import { LoopbackHeadscale, headscaleAvailable } from '../control/headscale-loopback.js';
@@ -148,7 +148,14 @@ export class RealEngine {
     this.peers.push(p);
     await p.start();
     const key = ((await this.hs.cliJson(['preauthkeys', 'create', '--user', this.userId, '--reusable', '--expiration', '1h'])) as { key: string }).key;
-    await p.cli(['up', `--login-server=${this.hs.serverURL}`, `--auth-key=${key}`, `--hostname=${name}`, '--accept-dns=false', '--timeout=60s', ...(opts.exitNode ? ['--advertise-exit-node'] : [])]);
+    // Via a 0600 file (`--auth-key=file:PATH`, tailscale cmd/tailscale/cli/up.go getAuthKey): not on a command line `ps` shows.
+    const keyFile = join(p.dir, '.auth-key');
+    writeFileSync(keyFile, key, { mode: 0o600 });
+    try {
+      await p.cli(['up', `--login-server=${this.hs.serverURL}`, `--auth-key=file:${keyFile}`, `--hostname=${name}`, '--accept-dns=false', '--timeout=60s', ...(opts.exitNode ? ['--advertise-exit-node'] : [])]);
+    } finally {
+      rmSync(keyFile, { force: true });
+    }
     if (opts.exitNode) {
       const id = await this.nodeId(name);
       await this.hs.cli(['nodes', 'approve-routes', '-i', id, '-r', '0.0.0.0/0,::/0']);
