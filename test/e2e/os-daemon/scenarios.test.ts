@@ -137,6 +137,22 @@ test('issue 6 through meshtrayd + meshtray CLI with real tailscaled peers', { ti
       await waitFor('web sees our NAT again', async () => (await seen()) === m1.publicIp || `web saw ${await seen()}`, { timeoutMs: 20_000, intervalMs: 500 });
       assert.equal((await why(web.ip)).verdict, 'not-routed');
 
+      // ---- acting as an exit node: --advertise-exit-node → Hostinfo.RoutableIPs → Headscale ----
+      await ok(['set', '--advertise-exit-node']);
+      assert.deepEqual((await prefs())['AdvertiseRoutes'], ['0.0.0.0/0', '::/0']);
+      await waitFor('Headscale sees m1 offering an exit node', async () => {
+        const n = await hs.nodeByName('m1');
+        return (n?.available_routes ?? []).includes('0.0.0.0/0') || `available: ${JSON.stringify(n?.available_routes)}`;
+      }, { timeoutMs: 20_000, intervalMs: 500 });
+      await hs.approveRoutes((await hs.nodeByName('m1'))!.id, ['0.0.0.0/0', '::/0']);
+      await waitFor('t1 uses m1 as its exit node', async () => {
+        const r = await t1.cli(['set', '--exit-node=m1']);
+        return r.code === 0 || r.stderr.trim();
+      }, { timeoutMs: 60_000, intervalMs: 1000 });
+      const seenFromT1 = async () => (await lab.exec('t1', ['curl', '-s', '--max-time', '4', `http://${web.ip}/`], 10_000)).stdout.trim();
+      await waitFor("t1's web traffic leaves from m1", async () => (await seenFromT1()) === m1.publicIp || `web saw ${await seenFromT1()}`, { timeoutMs: 30_000, intervalMs: 500 });
+      assert.equal((await t1.cli(['set', '--exit-node='])).code, 0);
+
       // ---- packet filter from a Headscale policy ----
       const srv = spawn('ip', ['netns', 'exec', m1.ns, process.execPath, '-e', "for (const p of [8080, 8081]) require('http').createServer((q, s) => s.end('port ' + p)).listen(p)"], { stdio: 'ignore' });
       t.after(() => srv.kill('SIGKILL'));
