@@ -95,10 +95,6 @@ export class DerpClient {
     return this.listeners.on(event, fn);
   }
 
-  private emit<K extends keyof DerpClientEvents>(event: K, ...args: Parameters<DerpClientEvents[K]>): void {
-    this.listeners.emit(event, ...args);
-  }
-
   get state(): DerpClientState {
     return this.st;
   }
@@ -120,7 +116,7 @@ export class DerpClient {
   private setState(s: DerpClientState, info: { error?: string; node?: string } = {}): void {
     if (this.st === s && !info.error) return;
     this.st = s;
-    this.emit('state', s, info);
+    this.listeners.emit('state', s, info);
   }
 
   /** Starts connecting (and keeps reconnecting until close()). */
@@ -247,10 +243,10 @@ export class DerpClient {
     switch (f.type) {
       case 'recvPacket':
         this.counters.inc('packets-received');
-        this.emit('packet', PublicKey.fromRaw('node', f.src), f.data);
+        this.listeners.emit('packet', PublicKey.fromRaw('node', f.src), f.data);
         break;
       case 'peerGone':
-        this.emit('peerGone', PublicKey.fromRaw('node', f.key),
+        this.listeners.emit('peerGone', PublicKey.fromRaw('node', f.key),
           f.reason === PeerGoneReason.Disconnected ? 'disconnected' : f.reason === PeerGoneReason.NotHere ? 'not-here' : f.reason);
         break;
       case 'ping':
@@ -260,7 +256,7 @@ export class DerpClient {
         c.onPong(f.data);
         break;
       case 'health':
-        this.emit('health', f.problem);
+        this.listeners.emit('health', f.problem);
         break;
       case 'restarting':
         this.log.info('derp server restarting', { reconnectInMs: f.reconnectInMs, tryForMs: f.tryForMs });

@@ -73,10 +73,6 @@ export class DerpManager {
     return this.listeners.on(event, fn);
   }
 
-  private emit<K extends keyof DerpManagerEvents>(event: K, ...args: Parameters<DerpManagerEvents[K]>): void {
-    this.listeners.emit(event, ...args);
-  }
-
   get home(): number {
     return this.homeId;
   }
@@ -174,18 +170,18 @@ export class DerpManager {
     const unsub = [
       client.on('packet', (src, data) => {
         this.reverse.set(src.toString(), regionId);
-        this.emit('packet', regionId, src, data);
+        this.listeners.emit('packet', regionId, src, data);
       }),
       client.on('peerGone', (peer, reason) => {
         if (this.reverse.get(peer.toString()) === regionId) this.reverse.delete(peer.toString());
-        this.emit('peerGone', regionId, peer, reason);
+        this.listeners.emit('peerGone', regionId, peer, reason);
       }),
       client.on('state', (state, info) => {
         // A broken connection forgets the reverse routes learned on it.
         if (state !== 'connected') this.dropReverse(regionId);
-        this.emit('state', regionId, state, info);
+        this.listeners.emit('state', regionId, state, info);
       }),
-      client.on('health', (problem) => this.emit('health', regionId, problem)),
+      client.on('health', (problem) => this.listeners.emit('health', regionId, problem)),
     ];
     this.clients.set(regionId, { client, unsub });
     client.start();
@@ -203,7 +199,7 @@ export class DerpManager {
     this.dropReverse(regionId);
     for (const u of e.unsub) u();
     await e.client.close();
-    this.emit('state', regionId, 'closed', {});
+    this.listeners.emit('state', regionId, 'closed', {});
   }
 
   private scheduleIdleCheck(): void {
