@@ -5,27 +5,15 @@
 // which the tests call in `finally`. Loopback only: no namespace, no route changes.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { get } from 'node:http';
 import { join } from 'node:path';
+import { freeLoopbackPort } from '../support/free-port.js';
 import { HEADSCALE_SOCKET_NAME, renderDerpMap, renderHeadscaleConfig } from '../../lab/headscale-config.js';
 
 export const HEADSCALE_BIN = process.env.MESHTRAY_HEADSCALE_BIN ?? '/var/cache/meshtray-lab/bin/headscale-v0.29.2/headscale';
 
 export function headscaleAvailable(): string | undefined {
   return existsSync(HEADSCALE_BIN) ? undefined : `headscale binary not found at ${HEADSCALE_BIN} (run test/lab/install.sh or set MESHTRAY_HEADSCALE_BIN)`;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function httpStatus(url: string): Promise<number> {
@@ -65,7 +53,7 @@ export class LoopbackHeadscale {
   /** `debug: true` also opens the metrics/debug listener (GET /debug/ping?node=<id> sends a PingRequest). */
   static async start(opts: { debug?: boolean } = {}): Promise<LoopbackHeadscale> {
     const dir = mkdtempSync('/tmp/mt-hs-');
-    const hs = new LoopbackHeadscale(dir, await freePort(), opts.debug ? await freePort() : 0);
+    const hs = new LoopbackHeadscale(dir, await freeLoopbackPort(), opts.debug ? await freeLoopbackPort() : 0);
     try {
       hs.writeConfig();
       await hs.spawn();

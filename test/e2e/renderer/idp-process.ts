@@ -1,21 +1,13 @@
 // Runs test/lab/oidc/idp.mjs (the lab's OpenID Provider) as a child process on loopback.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LoopbackHeadscale } from '../control/headscale-loopback.js';
 import { repoRoot } from './paths.js';
+import { freeLoopbackPort } from '../support/free-port.js';
 import { oidcConfigBlock } from './sso-steps.js';
 
 export const IDP_CLIENT_SECRET = 'lab-secret';
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 export class IdpProcess {
   private constructor(
@@ -26,7 +18,7 @@ export class IdpProcess {
 
   /** On loopback by default; `netns` + `issuer` run it inside a lab namespace (lab.md §7.1). */
   static async start(redirectUris: string[], where: { netns: string; issuer: string } | undefined = undefined): Promise<IdpProcess> {
-    const issuer = where?.issuer ?? `http://127.0.0.1:${await freePort()}`;
+    const issuer = where?.issuer ?? `http://127.0.0.1:${await freeLoopbackPort()}`;
     const script = join(repoRoot(), 'test', 'lab', 'oidc', 'idp.mjs');
     // `ip netns exec` execs the program itself, so the child PID is node's and SIGTERM reaches it.
     const [cmd, args] = where ? ['ip', ['netns', 'exec', where.netns, process.execPath, script]] : [process.execPath, [script]];

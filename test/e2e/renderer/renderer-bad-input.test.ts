@@ -4,20 +4,12 @@
 // refusal with a reason), nothing is lost, and the engine is unaffected.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type AddressInfo } from 'node:net';
 import { launchChromium, loopbackOnlyPage, type LaunchedBrowser } from './browser.js';
 import { RendererBridge } from './bridge-server.js';
+import { freeLoopbackPort as closedPort } from '../support/free-port.js';
 import { RealEngine, waitFor } from './real-engine.js';
 import { shot, skipUnlessRendererE2E, TestLogger } from './support.js';
 import { describeUpdateError, type Updater } from '../../../main/app/updater/update-policy.js';
-
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** An updater whose feed is a real URL on a closed loopback port, so the failure is a real ECONNREFUSED. */
 function unreachableFeed(port: number): Updater {

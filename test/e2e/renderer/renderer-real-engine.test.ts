@@ -5,10 +5,10 @@
 // user sees and what the engine reports (its LocalAPI), and save a screenshot of every state.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type AddressInfo } from 'node:net';
 import type { Page } from 'playwright-core';
 import { launchChromium, loopbackOnlyPage, type LaunchedBrowser } from './browser.js';
 import { RendererBridge } from './bridge-server.js';
+import { freeLoopbackPort as closedPort } from '../support/free-port.js';
 import { RealEngine, waitFor } from './real-engine.js';
 import { BrowserOpener, shot, skipUnlessRendererE2E, TestLogger } from './support.js';
 import { checkAccessibility } from './a11y.js';
@@ -19,15 +19,6 @@ async function expectA11y(page: Page, screen: string): Promise<void> {
   assert.deepEqual(r.unnamed, [], `${screen}: controls without an accessible name`);
   assert.deepEqual(r.unreachable, [], `${screen}: controls Tab never reaches`);
   assert.ok(r.controls > 0, `${screen}: no controls found`);
-}
-
-/** A loopback port with nothing listening (bound once, then closed). */
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 const connState = (page: Page) => page.getByTestId('connection-state').innerText();
