@@ -4,13 +4,12 @@
 // `cleanStaleDerp`). Which connection carries a packet for a peer (dataplane.md §1.8):
 //   1. the peer's home region if we have it open; 2. else a region we recently received from
 //   that peer on ("reverse route"); 3. else open the peer's home region.
-import type { PrivateKey, PublicKey } from '../keys/keys.js';
-import type { Clock, Logger, Random, Timer } from '../ports/ports.js';
-import { DerpClient, type DerpClientEvents, type DerpClientState } from './client.js';
+import type { PublicKey } from '../keys/keys.js';
+import type { Logger, Timer } from '../ports/ports.js';
+import { DerpClient, type DerpClientEvents, type DerpClientOptions, type DerpClientState } from './client.js';
 import { Counters } from './counters.js';
 import { Listeners } from './listeners.js';
 import { regionsOf, type DerpMap, type DerpRegion } from './derp-map.js';
-import type { DerpDialer } from './dial.js';
 
 /** What the manager needs from a client (DerpClient, or a fake in tests). */
 export interface DerpClientLike {
@@ -32,13 +31,8 @@ export interface DerpManagerEvents {
   health: (regionId: number, problem: string) => void;
 }
 
-export interface DerpManagerOptions {
-  nodeKey: PrivateKey<'node'>;
-  clock: Clock;
-  random: Random;
-  logger: Logger;
-  dial?: DerpDialer;
-  counters?: Counters;
+/** The client options every region's client shares, plus the manager's own. */
+export interface DerpManagerOptions extends Pick<DerpClientOptions, 'nodeKey' | 'clock' | 'random' | 'logger' | 'dial' | 'counters'> {
   idleTimeoutMs?: number;
   idleCheckMs?: number;
   createClient?: (region: DerpRegion, preferred: boolean) => DerpClientLike;
