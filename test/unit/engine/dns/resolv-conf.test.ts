@@ -4,36 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeResolvFS } from '../../../../main/engine/dns/node-resolv-fs.js';
 import assert from 'node:assert/strict';
-import { DirectResolvConf, MARKER, parseResolvConf, renderResolvConf, type ResolvFS } from '../../../../main/engine/dns/resolv-conf.js';
+import { DirectResolvConf, MARKER, parseResolvConf, renderResolvConf } from '../../../../main/engine/dns/resolv-conf.js';
+import { MemResolvFS } from '../../../doubles/mem-resolv-fs.js';
 
-class MemFS implements ResolvFS {
-  files = new Map<string, { data: Uint8Array; mode: number }>();
-  async read(p: string) {
-    return this.files.get(p)?.data.slice();
-  }
-  async write(p: string, data: Uint8Array, mode = 0o644) {
-    this.files.set(p, { data: data.slice(), mode });
-  }
-  async readlink() {
-    return undefined;
-  }
-  async symlink(): Promise<void> {
-    throw new Error('no symlinks in this fake');
-  }
-  async remove(p: string) {
-    this.files.delete(p);
-  }
-  async mode(p: string) {
-    return this.files.get(p)?.mode;
-  }
-}
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array | undefined) => (b ? new TextDecoder().decode(b) : undefined);
 // odd bytes on purpose: no trailing newline, CRLF, tabs, a comment; restore must keep them all
 const ORIGINAL = '# my resolver\r\nnameserver 192.0.2.53\nnameserver\t192.0.2.54\nsearch lan corp.example\noptions ndots:2';
 
 test('set writes quad-100 + search, restore puts the original back byte for byte (and mode); idempotent', async () => {
-  const fs = new MemFS();
+  const fs = new MemResolvFS();
   await fs.write('/etc/resolv.conf', enc(ORIGINAL), 0o640);
   const m = new DirectResolvConf({ fs });
   assert.deepEqual(await m.baseConfig(), { nameservers: ['192.0.2.53', '192.0.2.54'], searchDomains: ['lan', 'corp.example'] });
@@ -55,7 +35,7 @@ test('set writes quad-100 + search, restore puts the original back byte for byte
 });
 
 test('set(undefined) or no nameservers restores; someone else replacing the file wins', async () => {
-  const fs = new MemFS();
+  const fs = new MemResolvFS();
   await fs.write('/etc/resolv.conf', enc(ORIGINAL));
   const m = new DirectResolvConf({ fs });
   await m.set({ nameservers: ['100.100.100.100'], searchDomains: [] });
@@ -69,7 +49,7 @@ test('set(undefined) or no nameservers restores; someone else replacing the file
 });
 
 test('crash repair: a new manager (next start) restores the file a killed process left', async () => {
-  const fs = new MemFS();
+  const fs = new MemResolvFS();
   await fs.write('/etc/resolv.conf', enc(ORIGINAL));
   await new DirectResolvConf({ fs }).set({ nameservers: ['100.100.100.100'], searchDomains: ['t'] });
   // process killed here; next start:
@@ -78,7 +58,7 @@ test('crash repair: a new manager (next start) restores the file a killed proces
 });
 
 test('a missing original stays missing after restore', async () => {
-  const fs = new MemFS();
+  const fs = new MemResolvFS();
   const m = new DirectResolvConf({ fs });
   await m.set({ nameservers: ['100.100.100.100'], searchDomains: [] });
   assert.ok(dec(await fs.read('/etc/resolv.conf'))!.includes('100.100.100.100'));

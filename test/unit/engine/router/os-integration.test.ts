@@ -2,10 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dnsPacket from 'dns-packet';
 import { defaultPrefs, type Prefs } from '../../../../common/schemas/prefs.js';
-import { DirectResolvConf, type ResolvFS } from '../../../../main/engine/dns/resolv-conf.js';
+import { DirectResolvConf } from '../../../../main/engine/dns/resolv-conf.js';
 import { MagicDNSResolver } from '../../../../main/engine/dns/resolver.js';
 import { OSIntegration } from '../../../../main/engine/router/os-integration.js';
 import type { Router, RouterConfig } from '../../../../main/engine/router/router.js';
+import { MemResolvFS } from '../../../doubles/mem-resolv-fs.js';
 import { FakeClock } from '../netmap/helpers.js';
 import { EXIT_ID, IFACES, tailnet } from '../routes/fixtures.js';
 
@@ -28,38 +29,17 @@ class RecordingRouter implements Router {
     this.repairs++;
   }
 }
-class MemFS implements ResolvFS {
-  files = new Map<string, Uint8Array>();
-  async read(p: string) {
-    return this.files.get(p);
-  }
-  async write(p: string, d: Uint8Array) {
-    this.files.set(p, d.slice());
-  }
-  async readlink() {
-    return undefined;
-  }
-  async symlink(): Promise<void> {
-    throw new Error('no symlinks in this fake');
-  }
-  async remove(p: string) {
-    this.files.delete(p);
-  }
-  async mode() {
-    return 0o644;
-  }
-}
 
 function setup() {
   const router = new RecordingRouter();
-  const fs = new MemFS();
-  fs.files.set('/etc/resolv.conf', new TextEncoder().encode('nameserver 192.0.2.53\n'));
+  const fs = new MemResolvFS();
+  fs.setText('/etc/resolv.conf', 'nameserver 192.0.2.53\n');
   const resolver = new MagicDNSResolver({ upstream: { query: () => Promise.reject(new Error('none')) }, forwardTimeoutMs: 50 });
   const osi = new OSIntegration({ router, resolver, osDNS: new DirectResolvConf({ fs }), tunName: 'meshtray0', clock: new FakeClock(), interfaces: () => IFACES });
   return { router, fs, resolver, osi };
 }
 const prefs = (over: Partial<Prefs> = {}): Prefs => ({ ...defaultPrefs(), WantRunning: true, ...over });
-const resolvConf = (fs: MemFS) => new TextDecoder().decode(fs.files.get('/etc/resolv.conf'));
+const resolvConf = (fs: MemResolvFS) => fs.text('/etc/resolv.conf');
 
 test('apply: router gets the table + kernel ACL, quad-100 learns the names, resolv.conf points at it', async () => {
   const { router, fs, resolver, osi } = setup();
