@@ -78,6 +78,26 @@ export const OSMetricsSchema = z.object({
 });
 export type OSMetrics = z.infer<typeof OSMetricsSchema>;
 
+/** `netcheck`: the report in `tailscale netcheck --format=json` shape, plus region names to print it. */
+export const NetcheckResultSchema = z.object({
+  Report: z.looseObject({
+    Now: z.string(),
+    UDP: z.boolean(),
+    IPv4: z.boolean(),
+    IPv6: z.boolean(),
+    OSHasIPv6: z.boolean(),
+    MappingVariesByDestIP: z.boolean().nullable(),
+    PreferredDERP: z.number(),
+    RegionLatency: z.record(z.string(), z.number()),
+    GlobalV4: z.string(),
+    GlobalV6: z.string(),
+  }),
+  Regions: z.array(z.object({ RegionID: z.number(), RegionCode: z.string(), RegionName: z.string() })),
+});
+
+/** The data path's counters for `debug metrics` (drops by reason, packets into JS, disco, DERP). */
+export const MetricsResultSchema = z.object({ Counters: z.record(z.string(), z.number()) });
+
 /** Each call: HTTP method + path on the LocalAPI, request body schema (or query), response schema. */
 export const api = {
   status: { method: 'GET', path: '/localapi/v0/status', request: EmptySchema, response: StatusSchema },
@@ -90,13 +110,15 @@ export const api = {
   ping: { method: 'POST', path: '/localapi/v0/ping', request: PingRequestSchema, response: PingResultSchema },
   why: { method: 'POST', path: '/localapi/v0/why', request: WhyRequestSchema, response: WhyAnswerSchema },
   osMetrics: { method: 'GET', path: '/localapi/v0/os-metrics', request: EmptySchema, response: OSMetricsSchema },
+  netcheck: { method: 'POST', path: '/localapi/v0/netcheck', request: EmptySchema, response: NetcheckResultSchema },
+  metrics: { method: 'GET', path: '/localapi/v0/metrics', request: EmptySchema, response: MetricsResultSchema },
 } as const;
 
 /**
  * Calls an engine may lack (an older engine, a test double, the app's in-process host before it
  * has an OS integration): the LocalAPI answers ERR_NOT_FOUND for them instead of failing to build.
  */
-export const OPTIONAL_CALLS = ['why', 'osMetrics'] as const satisfies readonly ApiName[];
+export const OPTIONAL_CALLS = ['why', 'osMetrics', 'netcheck', 'metrics'] as const satisfies readonly ApiName[];
 export type OptionalApiName = (typeof OPTIONAL_CALLS)[number];
 
 export type Api = typeof api;
