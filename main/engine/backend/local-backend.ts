@@ -7,7 +7,7 @@
 //         → map poll (Stream:true) forever, reconnecting with backoff + jitter after ANY failure
 //   404 from the map poll or a self key expiry → register again (rotating the node key when expired)
 import { MeshtrayError } from '../../../common/errors/errors.js';
-import type { ApiRequest } from '../../../common/contract/api.js';
+import type { ApiRequest, ApiResponse } from '../../../common/contract/api.js';
 import type { Notify } from '../../../common/schemas/notify.js';
 import { defaultPrefs, type MaskedPrefs, type Prefs } from '../../../common/schemas/prefs.js';
 import type { BackendState, Status } from '../../../common/schemas/status.js';
@@ -25,6 +25,10 @@ import { buildHostinfo, hostinfoKey, type HostFacts } from './hostinfo.js';
 import { NotifyBus } from './notify-bus.js';
 import { loadOrCreateMachineKey, loadPrefs, loadProfile, savePrefs, saveProfile, type Profile } from './profile.js';
 import { buildStatus } from './status-builder.js';
+import type { DataPathFactory, DataPathPort } from './data-path-port.js';
+import { toTailscaleJSON } from '../netcheck/report.js';
+import type { DerpMap } from '../derp/derp-map.js';
+import { regionsOf } from '../derp/derp-map.js';
 
 /** tailscale's ipn.DefaultControlURL, used when `up` names no --login-server. */
 export const DEFAULT_CONTROL_URL = 'https://controlplane.tailscale.com';
@@ -42,8 +46,10 @@ export interface LocalBackendOptions {
   version: string;
   statusIntervalMs?: number;
   watchdogMs?: number;
-  /** Whether a data plane is attached (Status.TUN); false until the data-plane issue lands. */
+  /** Whether a data plane is attached (Status.TUN) when no dataPath factory is given. */
   tun?: boolean;
+  /** Creates the data path (TUN, WireGuard, DERP, magicsock) once logged in; absent = control plane only. */
+  dataPath?: DataPathFactory;
 }
 
 export interface BackendCounters {
@@ -90,6 +96,9 @@ export class LocalBackend implements LocalApiBackend {
   private liteGen = 0;
   private readonly bus: NotifyBus;
   private closed = false;
+  /** The data path for the current node key (created with the first netmap of a login). */
+  private dataPath: { key: string; path: DataPathPort; unsub: () => void } | undefined;
+  private dataPathClosing: Promise<void> | undefined;
   readonly counters: BackendCounters = { badMapMessages: 0, controlPings: 0, mapStreams: 0, mapFailures: 0, registerFailures: 0, liteUpdates: 0 };
 
   constructor(private readonly opts: LocalBackendOptions) {
@@ -138,6 +147,7 @@ export class LocalBackend implements LocalApiBackend {
   async shutdown(): Promise<void> {
     this.closed = true;
     this.stopSession();
+    await this.dataPathClosing;
     this.control?.client.close();
     this.control = undefined;
     this.bus.close();
@@ -235,8 +245,31 @@ export class LocalBackend implements LocalApiBackend {
     return {};
   }
 
-  async ping(): Promise<never> {
-    throw new MeshtrayError('ERR_INTERNAL', 'ping needs the data plane, which is not part of this build yet');
+  async ping(req: ApiRequest<'ping'>): Promise<ApiResponse<'ping'>> {
+    const dp = this.dataPath?.path;
+    if (!dp) throw new MeshtrayError('ERR_INTERNAL', 'ping needs the data plane, which is not running (is the node up?)');
+    const type = req.Type ?? 'disco';
+    if (type !== 'disco') throw new MeshtrayError('ERR_BAD_REQUEST', `ping type ${type} is not supported yet; use a disco ping`);
+    return dp.ping(req.Target, req.TimeoutMs ?? 5000);
+  }
+
+  /** `netcheck`: a fresh report from the data path's socket (tailscale netcheck). */
+  async netcheck(): Promise<ApiResponse<'netcheck'>> {
+    const dp = this.dataPath?.path;
+    if (!dp) throw new MeshtrayError('ERR_INTERNAL', 'netcheck needs the data plane, which is not running (is the node up?)');
+    const r = await dp.netcheck();
+    if (!r) throw new MeshtrayError('ERR_INTERNAL', 'netcheck: no DERP map yet');
+    const dm = this.netmap.derpMap as DerpMap | undefined;
+    const regions = dm ? regionsOf(dm).map((g) => ({ RegionID: g.RegionID, RegionCode: g.RegionCode ?? '', RegionName: g.RegionName ?? '' })) : [];
+    return { Report: { ...toTailscaleJSON(r) }, Regions: regions };
+  }
+
+  /** `debug metrics`: data-path counters by name, plus the backend's own. */
+  async metrics(): Promise<ApiResponse<'metrics'>> {
+    const c: Record<string, number> = {};
+    for (const [k, v] of Object.entries(this.counters)) c[`backend_${k}`] = v;
+    if (this.dataPath) Object.assign(c, this.dataPath.path.metrics());
+    return { Counters: c };
   }
 
   // ---- state -------------------------------------------------------------------------------
@@ -276,7 +309,8 @@ export class LocalBackend implements LocalApiBackend {
       authURL: this.authURL,
       netmap: this.hasNetmap ? this.netmap : undefined,
       health: [...this.health],
-      tun: this.opts.tun ?? false,
+      tun: this.dataPath !== undefined || (this.opts.tun ?? false),
+      ...(this.dataPath ? { peerExtras: this.dataPath.path.peerExtras.bind(this.dataPath.path), selfExtras: this.dataPath.path.selfExtras() } : {}),
       inMapPoll: this.inMapPoll,
       now: this.controlNow(),
       exitNodeID: this.prefs.ExitNodeID,
@@ -355,6 +389,7 @@ export class LocalBackend implements LocalApiBackend {
   }
 
   private stopSession(): void {
+    this.closeDataPath();
     this.session?.abort();
     this.session = undefined;
     this.currentStream = undefined;
@@ -394,7 +429,93 @@ export class LocalBackend implements LocalApiBackend {
   }
 
   private hostinfo() {
-    return buildHostinfo(this.opts.hostFacts, this.prefs);
+    const hi = buildHostinfo(this.opts.hostFacts, this.prefs);
+    // NetInfo tells peers our home DERP (they reach us there before any direct path exists).
+    const dp = this.dataPath?.path;
+    if (dp) {
+      const ni = dp.netInfo();
+      if (ni.PreferredDERP) {
+        hi.NetInfo = {
+          PreferredDERP: ni.PreferredDERP,
+          ...(ni.WorkingUDP !== null ? { WorkingUDP: ni.WorkingUDP } : {}),
+          ...(ni.MappingVariesByDestIP !== null ? { MappingVariesByDestIP: ni.MappingVariesByDestIP } : {}),
+        };
+      }
+    }
+    return hi;
+  }
+
+  // ---- the data path (TUN + WireGuard + DERP + magicsock) ----------------------------------
+
+  /** Creates the data path with the first netmap of a login, or hands it the new netmap. */
+  private syncDataPath(): void {
+    const factory = this.opts.dataPath;
+    if (!factory || !this.nodeKey || this.closed) return;
+    const key = this.nodeKey.public.toString();
+    if (this.dataPath && this.dataPath.key !== key) this.closeDataPath(); // node key rotated: new WireGuard identity
+    if (this.dataPath) {
+      try {
+        this.dataPath.path.update(this.netmap);
+      } catch (e) {
+        this.log.error('data path: netmap update failed', { err: e });
+      }
+      return;
+    }
+    if (this.dataPathClosing) {
+      // The previous one is still closing (TUN and port in use): retry once it is gone.
+      void this.dataPathClosing.then(() => this.syncDataPath());
+      return;
+    }
+    try {
+      const path = factory({ nodeKey: this.nodeKey, discoKey: this.discoKey, netmap: this.netmap, routeAll: this.prefs.RouteAll });
+      const unsub = path.onEndpointsChanged(() => this.pushEndpoints());
+      this.dataPath = { key, path, unsub };
+      this.setHealth('data plane failed to start', false);
+      this.log.info('backend: data path started');
+    } catch (e) {
+      this.log.error('backend: data path could not start', { err: e });
+      this.setHealth('data plane failed to start', true);
+    }
+  }
+
+  private closeDataPath(): void {
+    const d = this.dataPath;
+    if (!d) return;
+    this.dataPath = undefined;
+    d.unsub();
+    const closing: Promise<void> = d.path
+      .close()
+      .catch((e: unknown) => this.log.warn('data path close failed', { err: e }))
+      .then(() => {
+        if (this.dataPathClosing === closing) this.dataPathClosing = undefined;
+      });
+    this.dataPathClosing = closing;
+    this.bus.statusChanged();
+  }
+
+  /** Our endpoints or home DERP changed: tell control (a non-streaming MapRequest, control.md §11.2). */
+  private pushEndpoints(): void {
+    if (!this.loggedIn || !this.nodeKey) return;
+    const gen = ++this.liteGen;
+    const sig = this.session?.signal;
+    void (async () => {
+      let failures = 0;
+      while (gen === this.liteGen && sig && !sig.aborted) {
+        try {
+          const req = this.mapRequest(false);
+          await this.controlClient().mapUpdate(req, { signal: sig });
+          this.lastSentHostinfo = hostinfoKey(req.Hostinfo);
+          this.counters.liteUpdates++;
+          this.log.info('backend: sent endpoints', { endpoints: req.Endpoints ?? [] });
+          return;
+        } catch (e) {
+          if (sig.aborted) return;
+          failures++;
+          this.log.warn('backend: endpoint update failed; retrying', { err: e });
+          if (!(await sleep(this.clock, backoffDelay(failures, this.random), sig))) return;
+        }
+      }
+    })();
   }
 
   /** Registers until logged in (true) or the session ends / the login cannot succeed (false). */
@@ -498,6 +619,7 @@ export class LocalBackend implements LocalApiBackend {
       Stream: stream,
       Hostinfo: this.hostinfo(),
     };
+    if (this.dataPath) Object.assign(r, this.dataPath.path.endpointFields());
     if (!stream) r.OmitPeers = true;
     return r;
   }
@@ -576,6 +698,7 @@ export class LocalBackend implements LocalApiBackend {
           this.log.info('map: netmap received', { peers: this.netmap.peerCount, self: this.netmap.self?.Name ?? '' });
           this.setState(this.nextState());
         }
+        this.syncDataPath();
         if (change.selfChanged && this.selfKeyExpired()) {
           relogin = true;
           return drop('self node key expired');

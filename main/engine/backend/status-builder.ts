@@ -2,7 +2,8 @@
 // the backend's own fields here, the netmap's part from main/engine/netmap/status.ts. Nothing
 // secret lives in a netmap, and only public keys are copied.
 import type { BackendState, Status } from '../../../common/schemas/status.js';
-import type { NetMap } from '../netmap/netmap.js';
+import type { NetMap, NetNode } from '../netmap/netmap.js';
+import type { PeerExtras } from '../netmap/status.js';
 import { currentTailnet, peerStatusMap, selfStatus, tailscaleIPs, usersMap } from '../netmap/status.js';
 import { goTimeToMs } from '../netmap/go-time.js';
 
@@ -20,6 +21,10 @@ export interface StatusInputs {
   /** "Now" by control's clock, ms: peers whose KeyExpiry passed are flagged Expired (tailscale flagExpiredPeers). */
   now: number;
   exitNodeID?: string;
+  /** Data-path facts per peer (CurAddr, bytes, handshake…), when a data path runs. */
+  peerExtras?: (n: NetNode) => PeerExtras;
+  /** Our endpoints and home relay for Self. */
+  selfExtras?: { Addrs?: string[]; Relay?: string };
 }
 
 export function buildStatus(i: StatusInputs): Status {
@@ -39,11 +44,11 @@ export function buildStatus(i: StatusInputs): Status {
     User: null,
   };
   if (!nm || !nm.self) return base;
-  base.Self = selfStatus(nm, { inMapPoll: i.inMapPoll, OS: 'linux' });
+  base.Self = selfStatus(nm, { inMapPoll: i.inMapPoll, OS: 'linux', ...(i.selfExtras?.Addrs ? { Addrs: i.selfExtras.Addrs } : {}), ...(i.selfExtras?.Relay ? { Relay: i.selfExtras.Relay } : {}) });
   base.TailscaleIPs = tailscaleIPs(nm);
   base.MagicDNSSuffix = nm.magicDNSSuffix;
   base.CurrentTailnet = currentTailnet(nm);
-  base.Peer = peerStatusMap(nm, i.exitNodeID ? { exitNodeID: i.exitNodeID } : {});
+  base.Peer = peerStatusMap(nm, { ...(i.exitNodeID ? { exitNodeID: i.exitNodeID } : {}), ...(i.peerExtras ? { peerExtras: i.peerExtras } : {}) });
   for (const p of Object.values(base.Peer ?? {})) {
     if (p.KeyExpiry && goTimeToMs(p.KeyExpiry) <= i.now) p.Expired = true;
   }
