@@ -9,6 +9,9 @@ import { openStateStore } from '../engine/state/open-state-store.js';
 import { systemClock, systemRandom } from '../engine/ports/system.js';
 import type { Logger } from '../engine/ports/ports.js';
 import type { DaemonFlags } from './flags.js';
+import { DataPath } from '../engine/magicsock/data-path.js';
+import { openNativeDataPlane } from '../engine/dataplane/native-data-plane.js';
+import type { DataPathFactory } from '../engine/backend/data-path-port.js';
 
 export interface RunningDaemon {
   backend: LocalBackend;
@@ -24,9 +27,17 @@ export async function startDaemon(flags: DaemonFlags, version: string, logger?: 
     socket: flags.socket,
     tun: flags.tun,
     port: flags.port,
-    note: 'control plane only: no TUN device or UDP socket is opened in this build',
   });
   const store = openStateStore({ state: flags.state, statedir: flags.statedir });
+  // The data path (TUN named by --tun, UDP on --port) starts with the first netmap after login.
+  // userspace-networking has no TUN: that mode stays control-plane only for now.
+  const dataPath: DataPathFactory | undefined = flags.tun === 'userspace-networking'
+    ? undefined
+    : (o) => new DataPath({
+        nodeKey: o.nodeKey, discoKey: o.discoKey, tunName: flags.tun, port: flags.port, routeAll: o.routeAll,
+        clock: systemClock, random: systemRandom, logger: log.child('engine'),
+        openDataPlane: (x) => openNativeDataPlane(x, log.child('dataplane')),
+      }, o.netmap);
   const backend = new LocalBackend({
     store,
     clock: systemClock,
@@ -35,6 +46,7 @@ export async function startDaemon(flags: DaemonFlags, version: string, logger?: 
     controlFactory: (o) => new ControlClient(o),
     hostFacts: { hostname: hostname(), osVersion: release(), version, userspace: flags.tun === 'userspace-networking', machine: machine() },
     version,
+    ...(dataPath ? { dataPath } : {}),
   });
   await backend.init();
   const server = new LocalApiServer({ socketPath: flags.socket, backend, logger: log.child('localapi') });

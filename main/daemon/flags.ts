@@ -33,14 +33,14 @@ export function parseDaemonFlags(argv: readonly string[], write: { out: (s: stri
   const p = new Command('meshtrayd')
     .description(
       'meshtrayd: the Meshtray engine host (tailscaled-compatible flags).\n' +
-        'This build joins the tailnet (control plane only): --tun and --port are recorded\n' +
-        'but no tunnel is created yet; the data plane comes in a later release.',
+        'It creates the TUN device named by --tun and the WireGuard/disco UDP socket on --port\n' +
+        'once logged in.',
     )
     .option('--state <path>', 'state file path, or "mem:" to keep state only in memory')
     .option('--statedir <dir>', `directory for the state file (default ${DEFAULT_STATEDIR} when --state is not given)`)
     .option('--socket <path>', 'LocalAPI unix socket path', DEFAULT_SOCKET)
-    .option('--tun <name>', 'TUN device name or "userspace-networking" (recorded only in this build)', DEFAULT_TUN)
-    .addOption(new Option('--port <n>', 'UDP port for WireGuard and peer traffic; 0 = automatic (recorded only in this build)').argParser(intFlag('port', 0, 65535)).default(DEFAULT_PORT))
+    .option('--tun <name>', 'TUN device name, or "userspace-networking" (control plane only for now)', DEFAULT_TUN)
+    .addOption(new Option('--port <n>', 'UDP port for WireGuard and peer traffic; 0 = automatic').argParser(intFlag('port', 0, 65535)).default(DEFAULT_PORT))
     .addOption(new Option('--verbose <n>', 'log verbosity (0 = info, 1+ = debug)').argParser(intFlag('verbose', 0, 100)).default(0))
     .option('--no-logs-no-support', 'accepted for tailscaled compatibility; Meshtray never uploads logs')
     .exitOverride()

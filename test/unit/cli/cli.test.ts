@@ -207,5 +207,5 @@ test('meshtrayd flags: tailscaled spellings, defaults, --no-logs-no-support no-o
   const h = w();
   const help = parseDaemonFlags(['--help'], h.io);
   assert.ok(!help.ok && help.exitCode === 0);
-  assert.match(h.o.out, /--tun and --port are recorded\s+but no tunnel is created yet/);
+  assert.match(h.o.out, /creates the TUN device named by --tun and the WireGuard\/disco UDP socket on\s+--port/);
 });
