@@ -12,13 +12,14 @@ import { findPeer, formatStatus } from './status-format.js';
 import { fetchOSMetrics, osMetricsLines, registerDebugPrefs, registerSet, registerWhy } from './os-commands.js';
 import { addPrefFlags, needsCurrentPrefs, prefsFromFlags, PREF_BOOL_FLAGS, type PrefFlagOpts } from './pref-flags.js';
 import { packageVersion } from './version.js';
+import { cmdPing, formatNetcheck } from './ping-netcheck.js';
 
 export interface CliIO {
   out: (s: string) => void;
   err: (s: string) => void;
 }
 
-const BOOL_FLAGS = new Set(['json', 'force-reauth', 'reset', 'peers', 'self', 'active', '4', '6', '1', ...PREF_BOOL_FLAGS]);
+const BOOL_FLAGS = new Set(['until-direct', 'tsmp', 'icmp', 'verbose', 'json', 'force-reauth', 'reset', 'peers', 'self', 'active', '4', '6', '1', ...PREF_BOOL_FLAGS]);
 
 /** Thrown inside actions to finish with an exit code after output was written. */
 class Exit extends Error {
@@ -163,15 +164,45 @@ function buildProgram(io: CliIO): Command {
       io.out(out.join('\n') + '\n');
     });
 
+  program
+    .command('ping')
+    .description('ping a peer over the tailnet with disco, showing the path (DERP or direct)')
+    .argument('<target>', 'peer IP or name')
+    .option('-c, --c <n>', 'max number of pings to send; 0 for infinity', '10')
+    .option('--timeout <duration>', 'timeout before giving up on a ping (Go duration)', '5s')
+    .option('--until-direct', 'stop once a direct path is established', true)
+    .addOption(new Option('--no-until-direct').hideHelp())
+    .option('--tsmp', 'do a TSMP-level ping (not supported yet)')
+    .option('--icmp', 'do an ICMP-level ping (not supported yet)')
+    .option('--verbose', 'verbose output')
+    .action(async (target: string, o: { c: string; timeout: string; untilDirect?: boolean; tsmp?: boolean; icmp?: boolean }) => {
+      throw new Exit(await cmdPing(client(), target, { c: o.c, timeoutMs: parseGoDuration(o.timeout), untilDirect: o.untilDirect !== false, ...(o.tsmp ? { tsmp: true } : {}), ...(o.icmp ? { icmp: true } : {}) }, io));
+    });
+
+  program
+    .command('netcheck')
+    .description('print an analysis of local network conditions (UDP, public address, NAT, DERP latency)')
+    .option('--format <fmt>', 'output format: "" (human), "json" or "json-line"', '')
+    .action(async (o: { format: string }) => {
+      const r = await client().call('netcheck', {});
+      if (o.format === 'json') io.out(JSON.stringify(r.Report, null, '\t') + '\n');
+      else if (o.format === 'json-line') io.out(JSON.stringify(r.Report) + '\n');
+      else if (o.format === '') io.out(formatNetcheck(r));
+      else throw new FlagError(`unknown output format "${o.format}"`);
+    });
+
   registerSet(program, client);
   registerWhy(program, client, io);
   const debug = program.command('debug').description('debugging commands');
   registerDebugPrefs(debug, client, io);
   debug
     .command('metrics')
-    .description('print counters as "name value" lines (packet filter drops, MagicDNS, OS routes)')
+    .description('print counters as "name value" lines (data path: drops by reason, packets into JS, disco, DERP; packet filter drops, MagicDNS, OS routes)')
     .action(async () => {
-      const m = await fetchOSMetrics(client());
+      const c = client();
+      const dp = await fetchDataPathMetrics(c);
+      if (dp) io.out(Object.entries(dp).map(([k, v]) => `${k} ${v}`).join('\n') + '\n');
+      const m = await fetchOSMetrics(c);
       if (m) io.out(osMetricsLines(m));
     });
 
@@ -188,6 +219,16 @@ function buildProgram(io: CliIO): Command {
     c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err, outputError: (s, write) => write(s.split('\n')[0] + '\n') }).allowExcessArguments(false);
   }
   return program;
+}
+
+/** The data path's counters, or undefined from an engine without one (ERR_NOT_FOUND). */
+async function fetchDataPathMetrics(c: LocalClient): Promise<Record<string, number> | undefined> {
+  try {
+    return (await c.call('metrics', {})).Counters;
+  } catch (e) {
+    if (MeshtrayError.is(e) && e.code === 'ERR_NOT_FOUND') return undefined;
+    throw e;
+  }
 }
 
 interface UpOpts extends PrefFlagOpts {
