@@ -9,6 +9,7 @@ import { openStateStore } from '../engine/state/open-state-store.js';
 import { systemClock, systemRandom } from '../engine/ports/system.js';
 import type { Logger } from '../engine/ports/ports.js';
 import type { DaemonFlags } from './flags.js';
+import { osDepsFor } from './os-deps.js';
 import { DataPath } from '../engine/magicsock/data-path.js';
 import { openNativeDataPlane } from '../engine/dataplane/native-data-plane.js';
 import type { DataPathFactory } from '../engine/backend/data-path-port.js';
@@ -31,10 +32,14 @@ export async function startDaemon(flags: DaemonFlags, version: string, logger?: 
   const store = openStateStore({ state: flags.state, statedir: flags.statedir });
   // The data path (TUN named by --tun, UDP on --port) starts with the first netmap after login.
   // userspace-networking has no TUN: that mode stays control-plane only for now.
+  // Routes (table 52 + policy rules), the kernel ACL, MagicDNS and resolv.conf: root on Linux only.
+  const os = osDepsFor(flags, log.child('os'));
   const dataPath: DataPathFactory | undefined = flags.tun === 'userspace-networking'
     ? undefined
     : (o) => new DataPath({
         nodeKey: o.nodeKey, discoKey: o.discoKey, tunName: flags.tun, port: flags.port, routeAll: o.routeAll,
+        // The OS router installs the routes (table 52); the data path adds none of its own then.
+        manageRoutes: os === undefined,
         clock: systemClock, random: systemRandom, logger: log.child('engine'),
         openDataPlane: (x) => openNativeDataPlane(x, log.child('dataplane')),
       }, o.netmap);
@@ -47,6 +52,7 @@ export async function startDaemon(flags: DaemonFlags, version: string, logger?: 
     hostFacts: { hostname: hostname(), osVersion: release(), version, userspace: flags.tun === 'userspace-networking', machine: machine() },
     version,
     ...(dataPath ? { dataPath } : {}),
+    ...(dataPath && os ? { os } : {}),
   });
   await backend.init();
   const server = new LocalApiServer({ socketPath: flags.socket, backend, logger: log.child('localapi') });

@@ -15,7 +15,7 @@ import { PrivateKey } from '../keys/keys.js';
 import type { Clock, Logger, Random, StateStore, Timer } from '../ports/ports.js';
 import { CURRENT_CAPABILITY_VERSION } from '../control/capver.js';
 import { LOGOUT_EXPIRY, ZERO_TIME, type MapRequest, type RegisterRequest, type RegisterResponse } from '../control/messages.js';
-import { NetMap } from '../netmap/netmap.js';
+import { NetMap, type NetNode } from '../netmap/netmap.js';
 import { parseMapResponse } from '../netmap/tailcfg.js';
 import { goTimeToMs, isZeroTime } from '../netmap/go-time.js';
 import type { LocalApiBackend } from '../localapi/server.js';
@@ -26,6 +26,8 @@ import { NotifyBus } from './notify-bus.js';
 import { loadOrCreateMachineKey, loadPrefs, loadProfile, savePrefs, saveProfile, type Profile } from './profile.js';
 import { buildStatus } from './status-builder.js';
 import type { DataPathFactory, DataPathPort } from './data-path-port.js';
+import { controlAndDerpIPs, exitNodePrefs, netmapWithAllowedIPs, OSWiring, type OSDeps } from './os-wiring.js';
+import type { PeerPath } from '../routes/why.js';
 import { toTailscaleJSON } from '../netcheck/report.js';
 import type { DerpMap } from '../derp/derp-map.js';
 import { regionsOf } from '../derp/derp-map.js';
@@ -50,6 +52,11 @@ export interface LocalBackendOptions {
   tun?: boolean;
   /** Creates the data path (TUN, WireGuard, DERP, magicsock) once logged in; absent = control plane only. */
   dataPath?: DataPathFactory;
+  /**
+   * The OS integration (issue 6: routes in table 52, exit node, LAN access, MagicDNS on quad-100,
+   * the OS resolver, the packet filter in the kernel). Absent = leave the OS alone. Needs dataPath.
+   */
+  os?: OSDeps;
 }
 
 export interface BackendCounters {
@@ -99,6 +106,9 @@ export class LocalBackend implements LocalApiBackend {
   /** The data path for the current node key (created with the first netmap of a login). */
   private dataPath: { key: string; path: DataPathPort; unsub: () => void } | undefined;
   private dataPathClosing: Promise<void> | undefined;
+  private readonly os: OSWiring | undefined;
+  /** Health lines of the OS integration (apply errors, route warnings), shown beside ours. */
+  private osHealth: readonly string[] = [];
   readonly counters: BackendCounters = { badMapMessages: 0, controlPings: 0, mapStreams: 0, mapFailures: 0, registerFailures: 0, liteUpdates: 0 };
 
   constructor(private readonly opts: LocalBackendOptions) {
@@ -116,6 +126,20 @@ export class LocalBackend implements LocalApiBackend {
       this.log,
       opts.statusIntervalMs ?? 250,
     );
+    if (opts.os) {
+      this.os = new OSWiring({
+        ...opts.os,
+        clock: this.clock,
+        logger: this.log.child('os'),
+        // Our control and DERP sockets are Node sockets without the bypass mark: keep them off the tunnel.
+        controlIPs: () => controlAndDerpIPs(this.prefs.ControlURL, this.currentNetMap),
+        onHealth: (lines) => {
+          this.osHealth = lines;
+          this.bus.publish({ Health: [...this.health, ...this.osHealth] });
+          this.bus.statusChanged();
+        },
+      });
+    }
   }
 
   // ---- lifecycle ---------------------------------------------------------------------------
@@ -140,6 +164,8 @@ export class LocalBackend implements LocalApiBackend {
       wantRunning: this.prefs.WantRunning,
       controlURL: this.prefs.ControlURL,
     });
+    // Undo what a killed predecessor left (routes, rules, iptables, resolv.conf) before anything runs.
+    await this.os?.start();
     if (this.prefs.WantRunning && this.nodeKey && this.prefs.ControlURL) this.startSession(undefined);
     this.setState(this.nextState());
   }
@@ -214,6 +240,8 @@ export class LocalBackend implements LocalApiBackend {
   async down(): Promise<Record<string, never>> {
     await this.applyPrefs({ WantRunning: false });
     this.stopSession();
+    // `down` answers once routes, rules, iptables and resolv.conf are restored and the TUN is gone.
+    await this.dataPathClosing;
     this.setState(this.nextState());
     return {};
   }
@@ -238,6 +266,7 @@ export class LocalBackend implements LocalApiBackend {
         t.cancel();
       }
     }
+    await this.dataPathClosing;
     await this.forgetLogin();
     await this.applyPrefs({ WantRunning: false, LoggedOut: true });
     this.setState(this.nextState());
@@ -251,6 +280,25 @@ export class LocalBackend implements LocalApiBackend {
     const type = req.Type ?? 'disco';
     if (type !== 'disco') throw new MeshtrayError('ERR_BAD_REQUEST', `ping type ${type} is not supported yet; use a disco ping`);
     return dp.ping(req.Target, req.TimeoutMs ?? 5000);
+  }
+
+  /** `meshtray why`: from the route table the OS router installed last, with the peer's current path. */
+  async why(req: ApiRequest<'why'>): Promise<ApiResponse<'why'>> {
+    if (!this.os) throw new MeshtrayError('ERR_NOT_FOUND', 'this engine does not manage OS routes (userspace networking, or not root)');
+    const dp = this.dataPath?.path;
+    const pathOf = (n: NetNode): PeerPath => {
+      if (!dp) return { kind: 'unknown' };
+      const cur = dp.peerExtras(n).CurAddr;
+      if (cur) return { kind: 'direct', endpoint: cur };
+      return { kind: 'relayed', derpRegion: this.netmap.derpRegionCode(n.HomeDERP) || String(n.HomeDERP) };
+    };
+    return this.os.why(req.Dest, pathOf) as ApiResponse<'why'>;
+  }
+
+  /** Packet-filter drops, MagicDNS counters, route warnings (`debug metrics`). */
+  async osMetrics(): Promise<ApiResponse<'osMetrics'>> {
+    if (!this.os) throw new MeshtrayError('ERR_NOT_FOUND', 'this engine does not manage OS routes (userspace networking, or not root)');
+    return this.os.metrics();
   }
 
   /** `netcheck`: a fresh report from the data path's socket (tailscale netcheck). */
@@ -308,7 +356,7 @@ export class LocalBackend implements LocalApiBackend {
       haveNodeKey: this.nodeKey !== undefined,
       authURL: this.authURL,
       netmap: this.hasNetmap ? this.netmap : undefined,
-      health: [...this.health],
+      health: [...this.health, ...this.osHealth],
       tun: this.dataPath !== undefined || (this.opts.tun ?? false),
       ...(this.dataPath ? { peerExtras: this.dataPath.path.peerExtras.bind(this.dataPath.path), selfExtras: this.dataPath.path.selfExtras() } : {}),
       inMapPoll: this.inMapPoll,
@@ -318,12 +366,18 @@ export class LocalBackend implements LocalApiBackend {
   }
 
   private async applyPrefs(mp: MaskedPrefs): Promise<void> {
+    if (mp.ExitNodeIP !== undefined && mp.ExitNodeIP !== '') {
+      // `--exit-node=<name|ip>`: resolved against the netmap to the peer's StableID; an unknown
+      // name or a peer without exit routes throws here, before any pref or route changes.
+      mp = { ...mp, ...exitNodePrefs(this.currentNetMap, mp.ExitNodeIP) };
+    }
     const next: Prefs = { ...this.prefs, ...mp };
     const changed = JSON.stringify(next) !== JSON.stringify(this.prefs);
     this.prefs = next;
     if (!changed) return;
     await savePrefs(this.store, next);
     this.bus.publish({ Prefs: { ...next } });
+    this.osApply();
   }
 
   private async forgetLogin(): Promise<void> {
@@ -455,10 +509,11 @@ export class LocalBackend implements LocalApiBackend {
     if (this.dataPath && this.dataPath.key !== key) this.closeDataPath(); // node key rotated: new WireGuard identity
     if (this.dataPath) {
       try {
-        this.dataPath.path.update(this.netmap);
+        this.dataPath.path.update(this.dataPathView());
       } catch (e) {
         this.log.error('data path: netmap update failed', { err: e });
       }
+      this.osApply();
       return;
     }
     if (this.dataPathClosing) {
@@ -467,11 +522,14 @@ export class LocalBackend implements LocalApiBackend {
       return;
     }
     try {
-      const path = factory({ nodeKey: this.nodeKey, discoKey: this.discoKey, netmap: this.netmap, routeAll: this.prefs.RouteAll });
+      // With the OS integration the route table decides each peer's AllowedIPs (dataPathView), so
+      // the data path takes them as given (routeAll).
+      const path = factory({ nodeKey: this.nodeKey, discoKey: this.discoKey, netmap: this.dataPathView(), routeAll: this.os ? true : this.prefs.RouteAll });
       const unsub = path.onEndpointsChanged(() => this.pushEndpoints());
       this.dataPath = { key, path, unsub };
       this.setHealth('data plane failed to start', false);
       this.log.info('backend: data path started');
+      this.osApply(); // the TUN exists now: the router can install routes on it
     } catch (e) {
       this.log.error('backend: data path could not start', { err: e });
       this.setHealth('data plane failed to start', true);
@@ -483,14 +541,39 @@ export class LocalBackend implements LocalApiBackend {
     if (!d) return;
     this.dataPath = undefined;
     d.unsub();
-    const closing: Promise<void> = d.path
-      .close()
+    // The OS first (routes, rules, iptables, resolv.conf back as they were), then the TUN.
+    const closing: Promise<void> = (this.os ? this.os.down() : Promise.resolve())
+      .then(() => d.path.close())
       .catch((e: unknown) => this.log.warn('data path close failed', { err: e }))
       .then(() => {
         if (this.dataPathClosing === closing) this.dataPathClosing = undefined;
       });
     this.dataPathClosing = closing;
     this.bus.statusChanged();
+  }
+
+  /** What the data path sees: with the OS integration, peers' AllowedIPs from the route table. */
+  private dataPathView(): NetMap {
+    return this.os ? netmapWithAllowedIPs(this.netmap, this.os.table?.peerAllowedIPs) : this.netmap;
+  }
+
+  /**
+   * Brings the OS (routes, kernel ACL, MagicDNS, resolv.conf) in line with the netmap and prefs,
+   * then gives the data path the new table's AllowedIPs. After every non-keepalive netmap change
+   * and every prefs edit; OSIntegration coalesces bursts; failures become health lines (OSWiring).
+   */
+  private osApply(): void {
+    const os = this.os;
+    const d = this.dataPath;
+    if (!os || !d || !this.hasNetmap || !this.prefs.WantRunning) return;
+    void os.apply(this.netmap, { ...this.prefs }).then((table) => {
+      if (!table || d !== this.dataPath) return;
+      try {
+        d.path.update(this.dataPathView());
+      } catch (e) {
+        this.log.error('data path: netmap update failed', { err: e });
+      }
+    });
   }
 
   /** Our endpoints or home DERP changed: tell control (a non-streaming MapRequest, control.md §11.2). */
