@@ -566,6 +566,20 @@ export class LocalBackend implements LocalApiBackend {
     const os = this.os;
     const d = this.dataPath;
     if (!os || !d || !this.hasNetmap || !this.prefs.WantRunning) return;
+    if (this.prefs.ExitNodeIP && !this.prefs.ExitNodeID) {
+      // `up --exit-node=<ip>` before there was a netmap: now it can become the peer's StableID
+      // (tailscale resolveExitNodeIPLocked). Not an exit node (yet)? Keep the IP; the route table
+      // reports it as unusable and routes internet traffic nowhere rather than around the tunnel.
+      try {
+        const r = exitNodePrefs(this.netmap, this.prefs.ExitNodeIP);
+        if (r.ExitNodeID) {
+          void this.applyPrefs(r).catch((e: unknown) => this.log.warn('backend: storing the exit node failed', { err: e }));
+          return; // applyPrefs applies again with the StableID
+        }
+      } catch (e) {
+        this.log.debug('backend: exit node IP not resolvable yet', { reason: e instanceof Error ? e.message : String(e) });
+      }
+    }
     void os.apply(this.netmap, { ...this.prefs }).then((table) => {
       if (!table || d !== this.dataPath) return;
       try {

@@ -47,7 +47,7 @@ class FakeRouter implements Router {
 
 const EXIT = () => ({ ...node({ id: 5, name: 'exit' }), AllowedIPs: ['100.64.0.5/32', 'fd7a:115c:a1e0::5/128', '0.0.0.0/0', '::/0'] });
 
-async function setup() {
+async function setup(startPrefs: Record<string, unknown> = {}) {
   const control = new FakeControl();
   const clock = new FakeClock();
   const events: string[] = [];
@@ -69,7 +69,7 @@ async function setup() {
     },
   });
   await b.init();
-  await b.start({ AuthKey: 'hskey-auth-x-y', Prefs: { ControlURL: 'http://hs.example:8080' } });
+  await b.start({ AuthKey: 'hskey-auth-x-y', Prefs: { ControlURL: 'http://hs.example:8080', ...startPrefs } });
   await flush();
   const key = control.registers[0]!.NodeKey;
   control.lastStream!.send(fullMap(node({ id: 1, name: 'self', key }), [node({ id: 2, name: 'peer2' }), EXIT()]));
@@ -123,4 +123,11 @@ test('a failed apply shows in status health; down restores the OS, then closes t
   assert.ok(!(await b.status()).Health?.some((h) => /could not configure/.test(h)), 'cleared by the next good apply');
   await b.down();
   assert.deepEqual(events.slice(-2), ['router restored', 'tun closed']);
+});
+
+test('up --exit-node=<ip> before the first netmap: kept as ExitNodeIP, then stored as the StableID', async () => {
+  const { b, router } = await setup({ ExitNodeIP: '100.64.0.5' });
+  const p = await b.getPrefs();
+  assert.deepEqual([p.ExitNodeID, p.ExitNodeIP], ['5', '']);
+  assert.ok(router.sets.at(-1)!.routes.includes('0.0.0.0/0'));
 });
