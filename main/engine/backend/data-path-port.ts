@@ -5,17 +5,10 @@ import type { PrivateKey } from '../keys/keys.js';
 import type { NetcheckReport } from '../netcheck/report.js';
 import type { NetMap, NetNode } from '../netmap/netmap.js';
 import type { PeerExtras } from '../netmap/status.js';
+import type { PingResult } from '../../../common/contract/api.js';
 
-export interface DataPathPing {
-  IP: string;
-  NodeIP?: string;
-  NodeName?: string;
-  Err?: string;
-  LatencySeconds?: number;
-  Endpoint?: string;
-  DERPRegionID?: number;
-  DERPRegionCode?: string;
-}
+/** The LocalAPI ping answer: one type, from the contract (common/contract/api.ts PingResultSchema). */
+export type DataPathPing = PingResult;
 
 export interface DataPathPort {
   update(netmap: NetMap): void;

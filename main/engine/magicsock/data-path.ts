@@ -17,6 +17,7 @@ import type { Clock, Logger, Random } from '../ports/ports.js';
 import { addrKey } from './addr.js';
 import type { LocalEndpoint } from './local-endpoints.js';
 import { MagicConn, magicPeerFromNode, type DerpPort, type NetInfoLite } from './magic-conn.js';
+import type { PingResult } from '../../../common/contract/api.js';
 
 /** Tailscale's bypass mark for its own sockets (shared/spec/os-integration.md §1.4). */
 export const BYPASS_FWMARK = 0x80000;
@@ -46,17 +47,8 @@ export interface DataPathOptions {
   localIps?: () => string[];
 }
 
-/** The LocalAPI ping answer (common/contract/api.ts PingResultSchema). */
-export interface DataPathPing {
-  IP: string;
-  NodeIP?: string;
-  NodeName?: string;
-  Err?: string;
-  LatencySeconds?: number;
-  Endpoint?: string;
-  DERPRegionID?: number;
-  DERPRegionCode?: string;
-}
+/** The LocalAPI ping answer: one type, from the contract (common/contract/api.ts PingResultSchema). */
+export type DataPathPing = PingResult;
 
 function defaultIp(args: string[]): { ok: boolean; error?: string } {
   const r = spawnSync('ip', args, { encoding: 'utf8', timeout: 10_000 });
