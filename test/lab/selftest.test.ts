@@ -3,14 +3,34 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { peerByHostName, type Status } from './peer-output.js';
+import { waitFor } from './proc.js';
 import { withLab } from './with-lab.js';
 import type { Lab } from './lab.js';
 
+/**
+ * Waits until `from` sees `to` online AND knows `to`'s home DERP region. Online alone (Headscale's
+ * "connected to control") is not enough for a ping: until the peer's netcheck has picked a home
+ * DERP and control has passed it on, `from` has no DERP address for it (status --json `Relay` is
+ * empty, tailscale wgengine/magicsock/endpoint.go populatePeerStatus), so discoPing sends only to
+ * the peer's direct endpoints, which its NAT drops unsolicited, and every `tailscale ping` times
+ * out ("ping "100.64.0.x" timed out"). A UDP-blocked peer picks its home DERP late (netcheck
+ * falls back to HTTPS latency), and under load any peer can: this was the self-test's flake.
+ */
 async function waitSeesPeer(lab: Lab, from: string, to: string): Promise<Status> {
-  return lab.peer(from).waitStatus(`sees ${to} online`, (s) => peerByHostName(s, to)?.Online === true, 30_000);
+  return lab.peer(from).waitStatus(
+    `sees ${to} online with a home DERP`,
+    (s) => {
+      const p = peerByHostName(s, to);
+      return p?.Online === true && p.Relay !== '';
+    },
+    60_000,
+  );
 }
 
-test('two tailscaled peers behind easy NATs join, see each other, ping via DERP then directly', { timeout: 180_000 }, async (t) => {
+/** The CLI's "ping "IP" timed out" lines (tailscale cmd/tailscale/cli/ping.go), for messages. */
+const timeoutLines = (out: string): string[] => out.split('\n').filter((l) => / timed out$/.test(l));
+
+test('two tailscaled peers behind easy NATs join, see each other, ping via DERP then directly', { timeout: 240_000 }, async (t) => {
   await withLab(t, {}, async (lab) => {
     const a = lab.peer('a1');
     const b = lab.peer('b1');
@@ -33,7 +53,13 @@ test('two tailscaled peers behind easy NATs join, see each other, ping via DERP 
 
     // No traffic yet, so no direct path: the first pong comes over DERP, then the NATs are
     // punched and a later pong arrives directly from b1's NAT mapping (198.51.100.10x:port).
-    const r = await a.ping(bIp, { count: 15 });
+    // The first ping also dials b1's home DERP region if it is not ours; under load that TLS dial
+    // can outlast the CLI's default 5 s per-ping --timeout, the pong then arrives after the CLI
+    // gave up and the next ping may already be direct. A longer --timeout lets the first (DERP)
+    // pong be counted without allowing anything else: a timed-out ping still fails the test.
+    assert.equal(peerByHostName(stA, 'b1')!.CurAddr, '', 'no direct path before any traffic');
+    const r = await a.ping(bIp, { count: 15, timeoutMs: 10_000 });
+    assert.deepEqual(timeoutLines(r.stdout), [], `no ping timed out: ${r.stdout}${r.stderr}`);
     assert.ok(r.pongs.length >= 2, `expected several pongs, got: ${r.stdout}${r.stderr}`);
     assert.deepEqual(r.pongs[0]!.via.kind, 'derp', `first pong: ${r.pongs[0]!.line}`);
     assert.match(r.pongs[0]!.line, /via DERP\(lab[12]\)/);
@@ -43,7 +69,7 @@ test('two tailscaled peers behind easy NATs join, see each other, ping via DERP 
     assert.equal(r.code, 0);
 
     // The other direction is now direct from the first pong (the path exists both ways).
-    const back = await b.ping(aIp, { count: 5 });
+    const back = await b.ping(aIp, { count: 5, timeoutMs: 10_000 });
     assert.equal(back.pongs.at(-1)?.via.kind, 'direct', back.stdout);
     assert.match(back.pongs.at(-1)!.line, new RegExp(`via ${lab.host('a1').publicIp.replace(/\./g, '\\.')}:\\d+`));
     // and status now shows the direct address in use
@@ -52,7 +78,7 @@ test('two tailscaled peers behind easy NATs join, see each other, ping via DERP 
   });
 });
 
-test('a peer behind a UDP-blocked NAT stays on DERP; netcheck tells easy, hard and UDP-blocked NATs apart', { timeout: 180_000 }, async (t) => {
+test('a peer behind a UDP-blocked NAT stays on DERP; netcheck tells easy, hard and UDP-blocked NATs apart', { timeout: 240_000 }, async (t) => {
   const hosts = [
     { name: 'a1', nat: 'easy' as const },
     { name: 'u1', nat: 'udp-blocked' as const },
@@ -62,9 +88,16 @@ test('a peer behind a UDP-blocked NAT stays on DERP; netcheck tells easy, hard a
     const st = await waitSeesPeer(lab, 'a1', 'u1');
     await waitSeesPeer(lab, 'u1', 'a1');
     const uIp = peerByHostName(st, 'u1')!.TailscaleIPs[0]!;
-    const r = await lab.peer('a1').ping(uIp, { count: 5, timeoutMs: 3000 });
-    // (the very first ping may time out while a1 dials u1's home DERP region)
-    assert.ok(r.pongs.length >= 3, `pings answered over DERP: ${r.stdout}${r.stderr}`);
+    // Warm-up: the first ping makes a1 dial u1's home DERP region (under load that can outlast a
+    // ping's --timeout), and it sends a1's endpoints to u1 (CallMeMaybe), so that a direct path
+    // would form now if it could. Only then the measured pings: every one answered, none direct.
+    await waitFor('a1 gets a pong from u1', async () => {
+      const w = await lab.peer('a1').ping(uIp, { count: 1, timeoutMs: 10_000, untilDirect: false });
+      return w.pongs.length === 1 || `${w.stdout}${w.stderr}`.trim();
+    }, { timeoutMs: 60_000, intervalMs: 500 });
+    const r = await lab.peer('a1').ping(uIp, { count: 5, timeoutMs: 10_000 });
+    assert.deepEqual(timeoutLines(r.stdout), [], `no ping timed out: ${r.stdout}${r.stderr}`);
+    assert.equal(r.pongs.length, 5, `all pings answered over DERP: ${r.stdout}${r.stderr}`);
     for (const p of r.pongs) assert.equal(p.via.kind, 'derp', p.line);
     // tailscale ping --until-direct (default) gives up with this message after count relayed pongs
     assert.notEqual(r.code, 0);
