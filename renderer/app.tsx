@@ -8,10 +8,12 @@ import { PeerList } from './features/peers/peer-list.js';
 import { SettingsScreen } from './features/settings/settings-screen.js';
 import { SignInScreen } from './features/sign-in/sign-in-screen.js';
 import { ConnectionBar } from './features/status/connection-bar.js';
+import { RouteCheck } from './features/why/route-check.js';
 
 const TABS = [
   { id: 'peers', label: 'Devices' },
   { id: 'exit-node', label: 'Exit node' },
+  { id: 'route-check', label: 'Route check' },
   { id: 'settings', label: 'Settings' },
   { id: 'account', label: 'Account' },
 ] as const;
@@ -53,6 +55,7 @@ export function App() {
           <main>
             {tab === 'peers' && <PeerList />}
             {tab === 'exit-node' && <ExitNodePicker />}
+            {tab === 'route-check' && <RouteCheck />}
             {tab === 'settings' && <SettingsScreen />}
             {tab === 'account' && <AccountScreen />}
           </main>
