@@ -84,7 +84,9 @@ async function main(): Promise<void> {
       secretsWarning = `${MeshtrayError.is(e) ? e.message : String(e)} Until then Meshtray will not remember this login.`;
       store = new MemoryStateStore();
     }
-    const inproc = await startInProcessEngine({ store, log: log.child('engine'), version: app.getVersion() });
+    // With the helper the engine carries traffic (TUN, routes, DNS through it); without, control
+    // plane only and a health line says why (host-choice's reason).
+    const inproc = await startInProcessEngine({ store, log: log.child('engine'), version: app.getVersion(), helperSocketPath: choice.helperSocketPath, noHelperReason: choice.reason });
     engine = inproc.engine;
     stopEngine = inproc.stop;
     host = { mode: 'in-process', detail: choice.reason };

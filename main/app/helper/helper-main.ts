@@ -1,8 +1,17 @@
 // `meshtray-helper`: the privileged helper process (installed as a systemd service / LaunchDaemon /
-// Windows service by the packages). Flags: --socket PATH --state-file PATH [--allow-uid N ...]
+// Windows service by the packages).
+// Flags: --socket PATH --state-file PATH [--allow-uid N ...] [--resolv-conf PATH]
+// The router's state file and the resolv.conf backup live in the state file's directory, so a
+// helper killed with -9 is repaired by the next start.
+import { dirname, join } from 'node:path';
 import { newOSRouter } from '../../engine/router/index.js';
+import { nodeCommandRunner } from '../../engine/router/node-runner.js';
 import { LineLogger } from '../../engine/log/logger.js';
-import { HelperServer } from './helper-server.js';
+import { DirectResolvConf } from '../../engine/dns/resolv-conf.js';
+import { nodeResolvFS } from '../../engine/dns/node-resolv-fs.js';
+import { HelperServer, type HelperTun } from './helper-server.js';
+import { loadNativeFdApi } from './native-fds.js';
+import { nativeHelperTun } from './native-helper-tun.js';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -14,16 +23,29 @@ const allowUids = process.argv.flatMap((a, i) => (a === '--allow-uid' && process
 
 const log = new LineLogger({ level: 'info' });
 const router = newOSRouter({ stateFile, logger: log.child('router') });
-// A killed predecessor may have left routes behind: put the OS back first.
-await router.repair().catch((e: unknown) => log.warn('helper: repair failed', { err: e instanceof Error ? e.message : String(e) }));
-const server = new HelperServer({ socketPath, router, log: log.child('helper'), allowUids });
+const dns = new DirectResolvConf({ fs: nodeResolvFS, path: arg('--resolv-conf') ?? '/etc/resolv.conf', backupPath: join(dirname(stateFile), 'resolv.conf.pre-meshtray') });
+let tun: HelperTun | undefined;
+try {
+  tun = nativeHelperTun(loadNativeFdApi(), nodeCommandRunner());
+} catch (e) {
+  // Routes and DNS still work; the app then runs control-plane only and says why.
+  log.warn('helper: no native addon; tun.open will be refused', { err: e instanceof Error ? e.message : String(e) });
+}
+// A killed predecessor may have left routes or our resolv.conf behind: put the OS back first.
+await router.repair().catch((e: unknown) => log.warn('helper: router repair failed', { err: e instanceof Error ? e.message : String(e) }));
+await dns.repair().then(
+  (r) => r !== 'nothing' && log.info('helper: repaired resolv.conf', { result: r }),
+  (e: unknown) => log.warn('helper: resolv.conf repair failed', { err: e instanceof Error ? e.message : String(e) }),
+);
+const server = new HelperServer({ socketPath, router, dns, ...(tun ? { tun } : {}), log: log.child('helper'), allowUids });
 await server.listen();
 process.stdout.write(`helper listening ${socketPath}\n`);
 const stop = (): void => {
   void (async () => {
     await server.close();
-    // Leaving the tunnel's routes without their owner would strand traffic: restore on the way out.
-    await router.restore().catch(() => undefined);
+    await server.idle().catch(() => undefined);
+    // Leaving the tunnel's routes or our resolv.conf without their owner would strand the host.
+    await server.restoreAll();
     process.exit(0);
   })();
 };

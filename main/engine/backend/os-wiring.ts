@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { OSMetrics } from '../../../common/contract/api.js';
 import { MeshtrayError } from '../../../common/errors/errors.js';
 import type { Prefs } from '../../../common/schemas/prefs.js';
-import type { DirectResolvConf } from '../dns/resolv-conf.js';
+import type { OSResolverConfigurator } from '../dns/resolv-conf.js';
 import { MagicDNSResolver, type Upstream } from '../dns/resolver.js';
 import type { NetMap, NetNode } from '../netmap/netmap.js';
 import type { Clock, Logger } from '../ports/ports.js';
@@ -24,7 +24,12 @@ export type CountingRouter = Router & { aclDrops?(): Promise<{ acl: number; notL
 export interface OSWiringOptions {
   router: CountingRouter;
   /** Undefined: never touch the OS resolver (not root, or userspace networking). */
-  osDNS?: DirectResolvConf;
+  osDNS?: OSResolverConfigurator;
+  /**
+   * The MagicDNS resolver to use (default: a new one on `upstream`). The desktop app passes its own so
+   * the data plane's quad-100 intercept answers from the same resolver the OS integration configures.
+   */
+  resolver?: MagicDNSResolver;
   upstream: Upstream;
   tunName: string;
   clock: Clock;
@@ -38,7 +43,7 @@ export interface OSWiringOptions {
 }
 
 /** What a host gives the backend to drive the OS (meshtrayd: newOSRouter + DirectResolvConf + nodeUpstream). */
-export type OSDeps = Pick<OSWiringOptions, 'router' | 'osDNS' | 'upstream' | 'tunName' | 'quad100' | 'interfaces'>;
+export type OSDeps = Pick<OSWiringOptions, 'router' | 'osDNS' | 'upstream' | 'tunName' | 'quad100' | 'interfaces' | 'resolver'>;
 
 /**
  * The netmap as the data path should see it: each peer's AllowedIPs replaced by what the route
@@ -109,7 +114,7 @@ export class OSWiring {
 
   constructor(private readonly o: OSWiringOptions) {
     this.log = o.logger;
-    this.resolver = new MagicDNSResolver({ upstream: o.upstream, logger: o.logger.child('dns') });
+    this.resolver = o.resolver ?? new MagicDNSResolver({ upstream: o.upstream, logger: o.logger.child('dns') });
     this.osi = new OSIntegration({
       router: o.router,
       resolver: this.resolver,

@@ -58,7 +58,21 @@ export interface DirectManagerOptions {
   readonly backupPath?: string;
 }
 
-export class DirectResolvConf {
+/**
+ * What the OS integration needs from an OS resolver configurator: meshtrayd runs DirectResolvConf
+ * itself (root); the desktop app's in-process engine sends the same calls to the privileged helper
+ * (main/app/helper), which runs a DirectResolvConf there.
+ */
+export interface OSResolverConfigurator {
+  /** The OS's own resolver config (what quad-100 forwards to). */
+  baseConfig(): Promise<OSDNSConfig>;
+  /** Installs `cfg`; undefined (or no nameservers) restores the original. */
+  set(cfg: OSDNSConfig | undefined): Promise<void>;
+  restore(): Promise<'restored' | 'not-ours' | 'nothing'>;
+  repair(): Promise<'restored' | 'not-ours' | 'nothing'>;
+}
+
+export class DirectResolvConf implements OSResolverConfigurator {
   readonly path: string;
   readonly backupPath: string;
   private readonly fs: ResolvFS;

@@ -10,7 +10,7 @@ import type { NetMap, NetNode } from '../netmap/netmap.js';
 import { buildDNSPlan, type DNSPlan } from '../dns/dns-config.js';
 import type { MagicDNSResolver } from '../dns/resolver.js';
 import { MagicDNSServer } from '../dns/server.js';
-import type { DirectResolvConf } from '../dns/resolv-conf.js';
+import type { OSResolverConfigurator } from '../dns/resolv-conf.js';
 import { compileKernelACL } from '../filter/kernel-acl.js';
 import { localNetsFor, PacketFilter } from '../filter/filter.js';
 import type { Clock } from '../ports/ports.js';
@@ -31,7 +31,7 @@ export interface OSIntegrationOptions {
   readonly router: Router;
   readonly resolver: MagicDNSResolver;
   /** The OS resolver configurator; undefined = never touch the OS resolver (e.g. no root). */
-  readonly osDNS?: DirectResolvConf;
+  readonly osDNS?: OSResolverConfigurator;
   readonly tunName: string;
   readonly mtu?: number;
   readonly netfilter?: 'on' | 'off';
@@ -113,7 +113,10 @@ export class OSIntegration {
       const lan = classifyInterfaces(interfaces, this.o.tunName);
       const local = localNetsFor(table.localAddrs, table.advertise.routes, lan.external, lan.hostIPs).prefixes();
       // --shields-up: no rules (only replies pass), like tailscale's empty filter with 'S' rejects.
-      acl = compileKernelACL(prefs.ShieldsUp ? undefined : nm.packetFilter, local);
+      const rules = prefs.ShieldsUp ? undefined : nm.packetFilter;
+      // The compiled chains, plus what they were compiled from: a router in another process (the
+      // desktop app's privileged helper) compiles the chains itself and never takes them ready-made.
+      acl = { ...compileKernelACL(rules, local), source: { rules: rules ?? [], localNets: local } };
       for (const s of acl.skipped) this.o.logger?.info(`filter: not enforceable in the kernel: ${s}`);
     }
     const local = this.o.quad100 === 'local';

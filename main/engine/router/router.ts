@@ -2,6 +2,7 @@
 // desired state, the OS implementation reconciles. One implementation per OS (linux.ts); index.ts
 // picks it.
 import type { KernelACL } from '../filter/kernel-acl.js';
+import type { FilterRule } from '../netmap/tailcfg.js';
 import type { RouteTable } from '../routes/route-table.js';
 
 /** tsconst/linuxfw.go: the engine's own sockets carry this mark and bypass the tunnel. */
@@ -31,7 +32,10 @@ export interface RouterConfig {
    * The netmap's packet filter compiled for the kernel (filter/kernel-acl.ts): when present, traffic
    * arriving from the tunnel (to this host or forwarded) must pass it. Needs netfilter 'on'.
    */
-  readonly acl?: KernelACL;
+  readonly acl?: KernelACL & {
+    /** The netmap filter and local networks `acl` was compiled from (filter/kernel-acl.ts compileKernelACL). */
+    readonly source?: { readonly rules: readonly FilterRule[]; readonly localNets: readonly string[] };
+  };
   /**
    * Service addresses to make local on the loopback (e.g. quad-100 "100.100.100.100/32",
    * "fd7a:115c:a1e0::53/128"), so a resolver on real sockets answers UDP and TCP for them; the
@@ -50,7 +54,7 @@ export interface Router {
   repair(): Promise<void>;
 }
 
-export function routerConfigFromTable(t: RouteTable, o: { tunName: string; mtu?: number; netfilter?: 'on' | 'off'; acl?: KernelACL }): RouterConfig {
+export function routerConfigFromTable(t: RouteTable, o: { tunName: string; mtu?: number; netfilter?: 'on' | 'off'; acl?: RouterConfig['acl'] }): RouterConfig {
   return {
     ...(o.acl ? { acl: o.acl } : {}),
     tunName: o.tunName,

@@ -32,11 +32,14 @@ async function setup(uid = 1000, allow: number[] = [1000]) {
   return { dir, router, log, server, client: new HelperClient(join(dir, 'helper.sock')), done: async () => { await server.close(); rmSync(dir, { recursive: true, force: true }); } };
 }
 
-test('helper: hello, router.set/restore/repair reach the Router with the exact config; socket is 0600', async () => {
+test('helper: hello, router.set/restore/repair reach the Router with the exact config; socket mode follows --allow-uid', async () => {
   const h = await setup();
+  const rootOnly = await setup(0, []);
   try {
-    assert.equal(statSync(join(h.dir, 'helper.sock')).mode & 0o777, 0o600);
-    assert.equal(await h.client.hello(), 1);
+    // Allowed desktop users: anyone may connect and SO_PEERCRED decides; root only: 0600.
+    assert.equal(statSync(join(h.dir, 'helper.sock')).mode & 0o777, 0o666);
+    assert.equal(statSync(join(rootOnly.dir, 'helper.sock')).mode & 0o777, 0o600);
+    assert.equal(await h.client.hello(), 2);
     await h.client.set(cfg);
     await h.client.restore();
     await h.client.repair();
@@ -44,6 +47,7 @@ test('helper: hello, router.set/restore/repair reach the Router with the exact c
     assert.equal(h.server.stats.handled, 4);
   } finally {
     await h.done();
+    await rootOnly.done();
   }
 });
 
