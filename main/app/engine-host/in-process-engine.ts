@@ -78,9 +78,14 @@ export function backendConnection(backend: LocalApiBackend, hostHealth?: HostHea
           // The backend's own health lines as last seen, so a host line can be added or dropped alone.
           let backendHealth: readonly string[] = [];
           const unwatch = backend.watch((n) => {
+            // The renderer takes health from either place (renderer/store/engine-store.ts).
             if (n.Health !== undefined) {
               backendHealth = n.Health;
               n = { ...n, Health: [...n.Health, ...extra()] };
+            }
+            if (n.Status) {
+              backendHealth = n.Status.Health ?? [];
+              if (extra().length) n = { ...n, Status: { ...n.Status, Health: [...backendHealth, ...extra()] } };
             }
             queue.push(n);
             wake?.();
