@@ -1,8 +1,40 @@
 #!/bin/sh
-# deb/rpm post-remove: stop the helper (it restores routes and DNS on SIGTERM) and remove the unit.
-set -e
-if command -v systemctl >/dev/null 2>&1; then
-  systemctl disable --now meshtray-helper.service 2>/dev/null || true
-  rm -f /etc/systemd/system/meshtray-helper.service
-  systemctl daemon-reload || true
+# deb postrm / rpm %postun for Meshtray (electron-builder `afterRemove`; it replaces the default
+# template, so it also removes the /usr/bin link). On removal: stop and disable the helper if
+# before-remove.sh did not (a stopped helper restores routes and DNS; its code is still in memory
+# although its files are gone), remove the unit, reload systemd. On purge also the helper's state
+# directory and the meshtray group. On an upgrade (deb "upgrade", rpm $1 = 1) nothing is removed.
+# No ${letters} in this file: electron-builder expands them (see after-install.sh).
+# MESHTRAY_INSTALL_ROOT: see after-install.sh.
+set -eu
+ROOT="${MESHTRAY_INSTALL_ROOT:-}"
+APP_DIR="/opt/${sanitizedProductName}"
+EXE_NAME='${executable}'
+UNIT="/etc/systemd/system/meshtray-helper.service"
+ACTION="${1:-remove}"
+case "$ACTION" in
+  remove|purge|0) ;;
+  *) exit 0 ;;
+esac
+
+if command -v update-alternatives >/dev/null 2>&1; then
+  update-alternatives --remove "$EXE_NAME" "$APP_DIR/$EXE_NAME" || true
+else
+  rm -f "$ROOT/usr/bin/$EXE_NAME"
 fi
+
+if [ -d "$ROOT/run/systemd/system" ] && command -v systemctl >/dev/null 2>&1; then
+  systemctl stop meshtray-helper.service || true
+  systemctl disable meshtray-helper.service || true
+fi
+rm -f "$ROOT$UNIT"
+if [ -d "$ROOT/run/systemd/system" ] && command -v systemctl >/dev/null 2>&1; then
+  systemctl daemon-reload || true
+  systemctl reset-failed meshtray-helper.service 2>/dev/null || true
+fi
+
+if [ "$ACTION" = "purge" ]; then
+  rm -rf "$ROOT/var/lib/meshtray"
+  if getent group meshtray >/dev/null 2>&1; then groupdel meshtray || true; fi
+fi
+exit 0
