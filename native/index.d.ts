@@ -19,6 +19,18 @@ export interface NativeDataPlaneOptions {
   bindDevice?: string;
   /** Linux TUN offloads (default true; off by itself if the kernel refuses). */
   offload?: boolean;
+  /** Linux: adopt this TUN descriptor (e.g. from the privileged helper via helperExchange) instead
+   *  of creating one; `tunName` is then only a label (the real name comes from TUNGETIFF) and no
+   *  MTU/addresses are configured. Owned by the DataPlane from the constructor call on: closed by
+   *  close(), or at once if the constructor throws. */
+  tunFd?: number;
+  /** Linux: adopt this bound UDP socket (dual-stack IPv6 or IPv4, as openUdpFd makes) instead of
+   *  binding; `listenPort`, `fwmark`, `bindDevice` are ignored and `port` reports its real port.
+   *  Owned like `tunFd`. */
+  udpFd?: number;
+  /** Whether `tunFd` was opened with IFF_VNET_HDR. `true` is refused: tun-rs cannot adopt an
+   *  offload descriptor (open it with `offload: false`). */
+  tunOffload?: boolean;
 }
 
 export interface NativePeerOptions {
@@ -64,8 +76,37 @@ export declare class DataPlane {
   close(): void;
 }
 
+// Descriptor passing (issue 7: a root helper opens the TUN and the marked UDP socket and hands them
+// to the unprivileged app). Linux only; elsewhere each throws an Error with code 'ENOTSUP'
+// ("… is unsupported on <os>"). Errors carry the errno name in `err.code` (ENOENT, EACCES, …).
+
+/** Root: creates (or opens) TUN `name`, MTU, addresses (CIDRs, ≤1 IPv4 + any IPv6), brings it up;
+ *  returns a descriptor the CALLER owns (not closed by anything in the addon), with the name the
+ *  kernel gave it. `offload` defaults to false (a DataPlane cannot adopt an offload descriptor). */
+export declare function openTunFd(o: { name: string; mtu: number; addresses?: string[]; offload?: boolean }): { fd: number; name: string; offload: boolean };
+/** A dual-stack (or v4-only fallback) UDP socket bound to `port` (0 = any), SO_MARK = fwmark when
+ *  given (needs CAP_NET_ADMIN), buffers forced to 7 MiB where allowed, non-blocking, CLOEXEC; the
+ *  caller owns the descriptor. */
+export declare function openUdpFd(o: { port: number; fwmark?: number }): { fd: number; port: number };
+/** sendmsg(2) `data` (non-empty) with SCM_RIGHTS `fds` on a connected unix stream socket
+ *  descriptor (e.g. a Node net.Socket's `_handle.fd`); on EAGAIN it polls up to 5 s. The sender
+ *  keeps its copies of `fds` (close them with closeFd when done). */
+export declare function sendFds(socketFd: number, data: Uint8Array, fds: number[]): void;
+/** Client side of one helper exchange, on a worker thread: connect to `socketPath`, write
+ *  `requestLine`, read until the first "\n" collecting SCM_RIGHTS descriptors (CLOEXEC, now owned
+ *  by the caller). `reply` is that first line WITHOUT its "\n". Rejects with err.code ETIMEDOUT /
+ *  ECONNREFUSED / ENOENT / EACCES / ECONNRESET (closed before a full line) / EPROTO; descriptors
+ *  received before a failure are closed. */
+export declare function helperExchange(socketPath: string, requestLine: string, timeoutMs: number): Promise<{ reply: string; fds: number[] }>;
+export declare function closeFd(fd: number): void;
+
 export interface NativeAddon {
   DataPlane: typeof DataPlane;
+  openTunFd: typeof openTunFd;
+  openUdpFd: typeof openUdpFd;
+  sendFds: typeof sendFds;
+  helperExchange: typeof helperExchange;
+  closeFd: typeof closeFd;
 }
 
 export declare const addonPath: string;

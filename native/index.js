@@ -15,3 +15,8 @@ if (!existsSync(addonPath)) {
 /** @type {import('./index.d.ts').NativeAddon} */
 const addon = require(addonPath);
 export const DataPlane = addon.DataPlane;
+export const openTunFd = addon.openTunFd;
+export const openUdpFd = addon.openUdpFd;
+export const sendFds = addon.sendFds;
+export const helperExchange = addon.helperExchange;
+export const closeFd = addon.closeFd;

@@ -69,6 +69,14 @@ pub struct Config {
     pub offload: bool,
     /// Datagrams larger than this are dropped as oversized.
     pub max_datagram: usize,
+    /// A TUN descriptor opened by someone else (the privileged helper): adopted instead of
+    /// creating a device; `tun_name`, `mtu`-setting, `addresses` and `offload` are then unused.
+    #[cfg(unix)]
+    pub tun_fd: Option<std::os::fd::OwnedFd>,
+    /// A bound UDP socket opened by someone else (dual-stack IPv6 or IPv4): adopted instead of
+    /// binding; `listen_port` and `bypass` are then unused (the opener set SO_MARK).
+    #[cfg(unix)]
+    pub udp_fd: Option<std::os::fd::OwnedFd>,
 }
 
 #[derive(Clone)]
@@ -115,8 +123,12 @@ struct PeerTable {
 pub struct Engine {
     static_private: StaticSecret,
     static_public: PublicKey,
+    /// The IPv4 socket, or with `dual` the one dual-stack IPv6 socket that serves both families.
     udp4: UdpSocket,
     udp6: Option<UdpSocket>,
+    /// `udp4` is an AF_INET6 socket with IPV6_V6ONLY off (an adopted descriptor): IPv4 peers are
+    /// addressed as v4-mapped IPv6 (ipv6(7)), and their sources come back mapped (unmapped on receive).
+    dual: bool,
     tun: Box<dyn TunDevice>,
     peers: RwLock<Arc<PeerTable>>,
     next_index: AtomicU32,
@@ -180,6 +192,45 @@ pub struct Bypass {
     pub bind_device: Option<String>,
 }
 
+/// Takes over a UDP socket bound elsewhere (the helper's openUdpFd): back to blocking reads with
+/// the poll timeout the reader threads expect, GRO on, buffers raised where still allowed.
+/// Returns the socket and whether it is dual-stack.
+#[cfg(unix)]
+fn adopt_udp(fd: std::os::fd::OwnedFd) -> io::Result<(UdpSocket, bool)> {
+    let s = socket2::Socket::from(fd);
+    let ty = s.r#type()?;
+    if ty != socket2::Type::DGRAM {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "the UDP descriptor is not a datagram socket"));
+    }
+    let local = s
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the UDP descriptor is not an IP socket"))?;
+    if local.port() == 0 {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "the UDP descriptor is not bound"));
+    }
+    let dual = match local {
+        SocketAddr::V4(_) => false,
+        SocketAddr::V6(_) if !s.only_v6()? => true,
+        SocketAddr::V6(_) => {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "the UDP descriptor is IPv6-only; want dual-stack or IPv4"))
+        }
+    };
+    // Only raise: the root helper may have set more than an unprivileged process may ask for
+    // (SO_RCVBUFFORCE), and SO_RCVBUF would lower it back to net.core.rmem_max.
+    if s.recv_buffer_size().unwrap_or(0) < SOCKET_BUFFER {
+        let _ = s.set_recv_buffer_size(SOCKET_BUFFER);
+    }
+    if s.send_buffer_size().unwrap_or(0) < SOCKET_BUFFER {
+        let _ = s.set_send_buffer_size(SOCKET_BUFFER);
+    }
+    enable_gro(&s);
+    s.set_nonblocking(false)?;
+    let u: UdpSocket = s.into();
+    u.set_read_timeout(Some(POLL))?;
+    Ok((u, dual))
+}
+
 fn bind_udp(addr: SocketAddr, bypass: &Bypass) -> io::Result<UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let domain = if addr.is_ipv4() { Domain::IPV4 } else { Domain::IPV6 };
@@ -220,12 +271,35 @@ fn apply_bypass(_s: &socket2::Socket, b: &Bypass) -> io::Result<()> {
 }
 
 impl Engine {
-    pub fn start(cfg: Config, events: Arc<dyn Events>) -> io::Result<(Arc<Engine>, Vec<JoinHandle<()>>)> {
-        let udp4 = bind_udp(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), cfg.listen_port), &cfg.bypass)?;
+    pub fn start(mut cfg: Config, events: Arc<dyn Events>) -> io::Result<(Arc<Engine>, Vec<JoinHandle<()>>)> {
+        #[cfg(unix)]
+        let (adopted_tun, adopted_udp) = (cfg.tun_fd.take(), cfg.udp_fd.take());
+        #[cfg(not(unix))]
+        let (adopted_tun, adopted_udp): (Option<()>, Option<()>) = (None, None);
+        let (udp4, udp6, dual) = match adopted_udp {
+            #[cfg(unix)]
+            Some(fd) => {
+                let (u, dual) = adopt_udp(fd)?;
+                (u, None, dual)
+            }
+            #[cfg(not(unix))]
+            Some(()) => unreachable!(),
+            None => {
+                let udp4 = bind_udp(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), cfg.listen_port), &cfg.bypass)?;
+                let port = udp4.local_addr()?.port();
+                // IPv6 on the same port if the host has it; a v4-only namespace is fine.
+                let udp6 = bind_udp(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port), &cfg.bypass).ok();
+                (udp4, udp6, false)
+            }
+        };
         let port = udp4.local_addr()?.port();
-        // IPv6 on the same port if the host has it; a v4-only namespace is fine.
-        let udp6 = bind_udp(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port), &cfg.bypass).ok();
-        let tun = tun::open(&TunConfig { name: cfg.tun_name.clone(), mtu: cfg.mtu, addresses: cfg.addresses.clone(), offload: cfg.offload })?;
+        let tun = match adopted_tun {
+            #[cfg(target_os = "linux")]
+            Some(fd) => tun::adopt(fd)?,
+            #[cfg(not(target_os = "linux"))]
+            Some(_) => return Err(io::Error::new(io::ErrorKind::Unsupported, "adopting a TUN descriptor is Linux-only so far")),
+            None => tun::open(&TunConfig { name: cfg.tun_name.clone(), mtu: cfg.mtu, addresses: cfg.addresses.clone(), offload: cfg.offload })?,
+        };
         let static_private = StaticSecret::from(cfg.private_key);
         let static_public = PublicKey::from(&static_private);
         let seed = random_u32() & 0x00ff_ffff;
@@ -234,6 +308,7 @@ impl Engine {
             static_public,
             udp4,
             udp6,
+            dual,
             tun,
             peers: RwLock::new(Arc::new(PeerTable::default())),
             next_index: AtomicU32::new(seed),
@@ -371,13 +446,22 @@ impl Engine {
     /// Sends bytes from JS (disco, STUN) out of the shared socket.
     pub fn send_udp(&self, dst: SocketAddr, data: &[u8]) -> io::Result<()> {
         let sock = self.socket_for(dst).ok_or_else(|| io::Error::new(io::ErrorKind::Unsupported, "no IPv6 socket"))?;
-        sock.send_to(data, dst)?;
+        sock.send_to(data, self.wire_addr(dst))?;
         inc(&self.counters.udp_send_from_js);
         Ok(())
     }
 
     fn socket_for(&self, dst: SocketAddr) -> Option<&UdpSocket> {
-        if dst.is_ipv4() { Some(&self.udp4) } else { self.udp6.as_ref() }
+        if dst.is_ipv4() || self.dual { Some(&self.udp4) } else { self.udp6.as_ref() }
+    }
+
+    /// The destination as the socket from `socket_for` wants it: on a dual-stack socket an IPv4
+    /// peer is ::ffff:a.b.c.d (ipv6(7) "IPv4-mapped").
+    fn wire_addr(&self, dst: SocketAddr) -> SocketAddr {
+        match dst {
+            SocketAddr::V4(a) if self.dual => SocketAddr::new(IpAddr::V6(a.ip().to_ipv6_mapped()), a.port()),
+            _ => dst,
+        }
     }
 
     /// Writes an IP packet from the host (e.g. a MagicDNS answer) into the TUN.
@@ -509,7 +593,7 @@ impl Engine {
             // Under load and without a valid mac2: answer with a cookie reply, do no DH.
             Err(TunnResult::WriteToNetwork(reply)) => {
                 if let Some(sock) = self.socket_for(src) {
-                    let _ = sock.send_to(reply, src);
+                    let _ = sock.send_to(reply, self.wire_addr(src));
                 }
                 return None;
             }
@@ -621,7 +705,7 @@ impl Engine {
             deferred = Some(ep);
             sent = true;
         } else if let Some(ep) = r.endpoint {
-            match self.socket_for(ep).map(|s| s.send_to(data, ep)) {
+            match self.socket_for(ep).map(|s| s.send_to(data, self.wire_addr(ep))) {
                 Some(Ok(_)) => {
                     inc(&c.direct_tx_packets);
                     add(&c.direct_tx_bytes, data.len() as u64);
@@ -654,7 +738,7 @@ impl Engine {
             let group: Vec<(SocketAddr, &[u8])> = items
                 .iter()
                 .filter(|(ep, _, _)| ep.is_ipv6() == v6)
-                .map(|&(ep, idx, len)| (ep, &outs[idx][..len]))
+                .map(|&(ep, idx, len)| (self.wire_addr(ep), &outs[idx][..len]))
                 .collect();
             if group.is_empty() {
                 continue;
@@ -875,7 +959,13 @@ fn recv_gro(sock: &UdpSocket, buf: &mut [u8]) -> io::Result<(usize, SocketAddr, 
             }
             libc::AF_INET6 => {
                 let a = &*(&storage as *const _ as *const libc::sockaddr_in6);
-                SocketAddr::V6(std::net::SocketAddrV6::new(Ipv6Addr::from(a.sin6_addr.s6_addr), u16::from_be(a.sin6_port), a.sin6_flowinfo, a.sin6_scope_id))
+                let ip = Ipv6Addr::from(a.sin6_addr.s6_addr);
+                match ip.to_ipv4_mapped() {
+                    // A dual-stack socket reports IPv4 senders as ::ffff:a.b.c.d; the engine and
+                    // JS know peers by their plain IPv4 address (an IPv6-only socket never sees these).
+                    Some(v4) => SocketAddr::new(IpAddr::V4(v4), u16::from_be(a.sin6_port)),
+                    None => SocketAddr::V6(std::net::SocketAddrV6::new(ip, u16::from_be(a.sin6_port), a.sin6_flowinfo, a.sin6_scope_id)),
+                }
             }
             _ => return Err(io::Error::new(io::ErrorKind::InvalidData, "unknown address family")),
         };

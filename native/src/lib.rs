@@ -8,6 +8,9 @@ mod allowed_ips;
 mod classify;
 mod counters;
 mod engine;
+mod fd_api;
+#[cfg(target_os = "linux")]
+mod fdpass;
 mod tun;
 
 use engine::{Config, Engine, Events, PeerSpec};
@@ -90,6 +93,17 @@ pub struct DataPlaneOptions {
     pub bind_device: Option<String>,
     /// Linux TUN offloads (default true; silently off if the kernel refuses).
     pub offload: Option<bool>,
+    /// Linux: adopt this TUN descriptor (from the privileged helper, see fd_api.rs) instead of
+    /// creating a device. `tunName` is then only a label, no address or MTU is configured.
+    /// The DataPlane owns it from the constructor call on (closed on close(), or at once if the
+    /// constructor fails).
+    pub tun_fd: Option<i32>,
+    /// Linux: adopt this bound UDP socket (dual-stack or IPv4) instead of binding one;
+    /// `listenPort`, `fwmark` and `bindDevice` are then ignored. Owned like `tunFd`.
+    pub udp_fd: Option<i32>,
+    /// Whether `tunFd` was opened with IFF_VNET_HDR. Such descriptors cannot be adopted (tun-rs
+    /// `from_fd` cannot recover offload framing), so true is refused; open with offload: false.
+    pub tun_offload: Option<bool>,
 }
 
 #[napi(object)]
@@ -157,6 +171,28 @@ impl DataPlane {
     #[napi(constructor)]
     pub fn new(opts: DataPlaneOptions) -> Result<Self> {
         guard(|| {
+            // Take the handed-over descriptors first, so that every later failure closes them.
+            #[cfg(target_os = "linux")]
+            let (tun_fd, udp_fd) = {
+                for (fd, what) in [(opts.tun_fd, "tunFd"), (opts.udp_fd, "udpFd")] {
+                    if let Some(fd) = fd {
+                        if !fd_api::is_open(fd) {
+                            return Err(invalid(format!("{what} {fd} is not an open descriptor")));
+                        }
+                    }
+                }
+                // SAFETY: both numbers are open descriptors the caller hands over to us.
+                unsafe { (opts.tun_fd.map(|f| fd_api::take(f)), opts.udp_fd.map(|f| fd_api::take(f))) }
+            };
+            #[cfg(not(target_os = "linux"))]
+            if opts.tun_fd.is_some() || opts.udp_fd.is_some() {
+                return Err(invalid(format!("tunFd/udpFd are unsupported on {}", std::env::consts::OS)));
+            }
+            if opts.tun_offload == Some(true) && opts.tun_fd.is_some() {
+                return Err(invalid(
+                    "tunFd with tunOffload: an IFF_VNET_HDR TUN descriptor cannot be adopted; open it with offload: false",
+                ));
+            }
             let private_key = key32(&opts.private_key, "privateKey")?;
             if !(576..=65_535).contains(&opts.mtu) {
                 return Err(invalid(format!("mtu {} out of range 576..65535", opts.mtu)));
@@ -191,6 +227,14 @@ impl DataPlane {
                 bypass: engine::Bypass { fwmark: opts.fwmark, bind_device: opts.bind_device },
                 offload: opts.offload.unwrap_or(true),
                 max_datagram,
+                #[cfg(target_os = "linux")]
+                tun_fd,
+                #[cfg(target_os = "linux")]
+                udp_fd,
+                #[cfg(all(unix, not(target_os = "linux")))]
+                tun_fd: None,
+                #[cfg(all(unix, not(target_os = "linux")))]
+                udp_fd: None,
             };
             let (engine, threads) = Engine::start(cfg, events.clone())
                 .map_err(|e| Error::new(Status::GenericFailure, format!("starting data plane: {e}")))?;

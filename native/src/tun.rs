@@ -78,6 +78,24 @@ pub fn open(_cfg: &TunConfig) -> io::Result<Box<dyn TunDevice>> {
     Err(io::Error::new(io::ErrorKind::Unsupported, "TUN is implemented for Linux (and Unix via tun-rs) only so far"))
 }
 
+/// Creates the TUN like `open` (name, MTU, addresses, up) but hands back its bare descriptor for
+/// another process to use (the privileged helper passes it over SCM_RIGHTS). The device is not
+/// persistent: it disappears when the last copy of the descriptor is closed.
+/// Returns (descriptor, kernel's name, whether IFF_VNET_HDR offloads are on).
+#[cfg(target_os = "linux")]
+pub fn create_fd(cfg: &TunConfig) -> io::Result<(std::os::fd::OwnedFd, String, bool)> {
+    unix::create_fd(cfg)
+}
+
+/// Adopts a TUN descriptor opened elsewhere (`create_fd` in the helper). It must be a plain
+/// IFF_NO_PI TUN without IFF_VNET_HDR: tun-rs `SyncDevice::from_fd` cannot recover the offload
+/// framing of a foreign descriptor (see its safety contract), so adopted TUNs run without
+/// offloads. The device's real name comes from TUNGETIFF.
+#[cfg(target_os = "linux")]
+pub fn adopt(fd: std::os::fd::OwnedFd) -> io::Result<Box<dyn TunDevice>> {
+    unix::adopt(fd)
+}
+
 #[cfg(unix)]
 mod unix {
     use super::*;
@@ -129,6 +147,32 @@ mod unix {
         dev.set_nonblocking(true)?;
         let name = dev.name().unwrap_or_else(|_| cfg.name.clone());
         Ok(Box::new(UnixTun { dev, name, offload }))
+    }
+
+    #[cfg(target_os = "linux")]
+    pub fn create_fd(cfg: &TunConfig) -> io::Result<(std::os::fd::OwnedFd, String, bool)> {
+        use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+        let (dev, offload) = match build(cfg, cfg.offload) {
+            Ok(d) => (d, cfg.offload),
+            Err(_) if cfg.offload => (build(cfg, false)?, false),
+            Err(e) => return Err(e),
+        };
+        let name = dev.name().unwrap_or_else(|_| cfg.name.clone());
+        // SAFETY: into_raw_fd gives up tun-rs's ownership of the open descriptor; OwnedFd takes it.
+        let fd = unsafe { OwnedFd::from_raw_fd(dev.into_raw_fd()) };
+        Ok((fd, name, offload))
+    }
+
+    #[cfg(target_os = "linux")]
+    pub fn adopt(fd: std::os::fd::OwnedFd) -> io::Result<Box<dyn TunDevice>> {
+        use std::os::fd::IntoRawFd;
+        // SAFETY: we own `fd` (OwnedFd); from_fd takes ownership and validates it with TUNGETIFF
+        // (rejecting IFF_VNET_HDR), closing it on failure.
+        let dev = unsafe { SyncDevice::from_fd(fd.into_raw_fd()) }
+            .map_err(|e| io::Error::new(e.kind(), format!("adopting the TUN descriptor: {e}")))?;
+        dev.set_nonblocking(true)?;
+        let name = dev.name()?;
+        Ok(Box::new(UnixTun { dev, name, offload: false }))
     }
 
     fn would_block(e: &io::Error) -> bool {
