@@ -28,6 +28,15 @@ export interface DataPlaneOptions {
   bindDevice?: string;
   /** Linux TUN offloads (default true; off by itself if the kernel refuses). */
   offload?: boolean;
+  /** Linux: a TUN descriptor opened by the privileged helper (issue 7), adopted instead of creating
+   * a device: `tunName` is then only a label (the real name is read back), no MTU/addresses are set.
+   * The data plane owns it from the constructor call on (closed by close(), or at once on failure). */
+  tunFd?: number;
+  /** Linux: a bound UDP socket from the helper (dual-stack or IPv4, SO_MARK already set), adopted
+   * instead of binding: `listenPort`, `fwmark` and `bindDevice` are ignored; `port` is its real port. */
+  udpFd?: number;
+  /** Whether `tunFd` has IFF_VNET_HDR offloads; true is refused (the helper opens without them). */
+  tunOffload?: boolean;
 }
 
 export interface PeerConfig {

@@ -28,6 +28,9 @@ export function openNativeDataPlane(opts: DataPlaneOptions, logger?: Logger): Da
       ...(opts.fwmark !== undefined ? { fwmark: opts.fwmark } : {}),
       ...(opts.bindDevice !== undefined ? { bindDevice: opts.bindDevice } : {}),
       ...(opts.offload !== undefined ? { offload: opts.offload } : {}),
+      ...(opts.tunFd !== undefined ? { tunFd: opts.tunFd } : {}),
+      ...(opts.udpFd !== undefined ? { udpFd: opts.udpFd } : {}),
+      ...(opts.tunOffload !== undefined ? { tunOffload: opts.tunOffload } : {}),
     });
   } catch (e) {
     throw wrapError('opening the data plane', e);

@@ -14,6 +14,8 @@ export interface NativeDataPlaneCtor {
   new (opts: {
     tunName: string; mtu: number; listenPort: number; privateKey: Uint8Array;
     addresses?: string[]; maxDatagram?: number; intercept?: string[]; fwmark?: number; bindDevice?: string; offload?: boolean;
+    /** Adopted descriptors from the privileged helper (native/index.d.ts). */
+    tunFd?: number; udpFd?: number; tunOffload?: boolean;
   }): NativeDataPlaneHandle;
 }
 
