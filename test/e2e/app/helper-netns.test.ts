@@ -60,7 +60,7 @@ test('privileged helper in a namespace: router config via the helper API, exact 
     const h = helper;
     await waitFor('helper listening', () => (h.out().includes('helper listening') ? true : undefined), 30_000);
     const client = new HelperClient(join(dir, 'helper.sock'));
-    assert.equal(await client.hello(), 1);
+    assert.equal(await client.hello(), 2);
 
     await client.set(CFG);
     const on = kernel(ns);
