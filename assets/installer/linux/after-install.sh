@@ -6,8 +6,8 @@
 #     who ran the installer (sudo / pkexec, else the user of the active graphical session) is added;
 #   - the systemd unit shipped in resources/helper/ goes to /etc/systemd/system, enabled and
 #     (re)started when systemd is running (an upgrade restarts the new helper).
-# electron-builder expands ${letters} macros in this file (FpmTarget writeConfigFile) and fails on
-# unknown ones, so shell variables here are written $NAME or with an underscore, never ${name}.
+# electron-builder expands dollar-brace-name macros in this file (FpmTarget writeConfigFile); unknown
+# names fail the build, so shell variables here are written $NAME or with an underscore in braces.
 # MESHTRAY_INSTALL_ROOT prefixes every path (empty in a real install; a temp dir in
 # test/unit/installer/linux-scripts.test.ts, which runs this file with stubbed system tools).
 set -eu

@@ -4,7 +4,7 @@
 # before-remove.sh did not (a stopped helper restores routes and DNS; its code is still in memory
 # although its files are gone), remove the unit, reload systemd. On purge also the helper's state
 # directory and the meshtray group. On an upgrade (deb "upgrade", rpm $1 = 1) nothing is removed.
-# No ${letters} in this file: electron-builder expands them (see after-install.sh).
+# Dollar-brace names are electron-builder macros here (see after-install.sh).
 # MESHTRAY_INSTALL_ROOT: see after-install.sh.
 set -eu
 ROOT="${MESHTRAY_INSTALL_ROOT:-}"

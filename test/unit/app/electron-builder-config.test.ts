@@ -64,3 +64,32 @@ test('tray icons are real PNGs at 16 px and 32 px (@2x), the app icon at 512 px'
   const bytes = ['disconnected', 'connected', 'exit-node'].map((v) => readFileSync(join(root, 'assets', `tray-${v}.png`)).toString('hex'));
   assert.equal(new Set(bytes).size, 3);
 });
+
+test('every file electron-builder.yml names exists; the helper is shipped and built where extraResources expects it', () => {
+  const exists = (p: string) => assert.ok(existsSync(join(root, p)), `${p} (named in electron-builder.yml) exists`);
+  for (const t of ['deb', 'rpm'] as const) {
+    exists(cfg[t].afterInstall);
+    exists(cfg[t].afterRemove);
+    const fpm = cfg[t].fpm as string[];
+    const i = fpm.indexOf('--before-remove');
+    assert.ok(i >= 0, `${t}: fpm --before-remove`);
+    exists(fpm[i + 1]!);
+  }
+  exists(cfg.nsis.include);
+  for (const f of ['preinstall', 'postinstall']) exists(join(cfg.directories.buildResources, cfg.pkg.scripts, f));
+  // extraResources: assets are in the repo; dist/helper is what `npm run build:helper` writes.
+  const all = [...cfg.extraResources, ...cfg.linux.extraResources, ...cfg.mac.extraResources] as { from: string; to: string }[];
+  for (const r of all) {
+    if (r.from.startsWith('assets/')) exists(r.from);
+    else assert.equal(r.from, 'dist/helper', 'the only built resource is the helper');
+  }
+  assert.deepEqual(cfg.extraResources.map((r: { from: string; to: string }) => [r.from, r.to]), [['dist/helper', 'helper']]);
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  assert.equal(pkg.scripts['build:helper'], 'node scripts/build-helper.mjs');
+  assert.match(readFileSync(join(root, 'scripts', 'build-helper.mjs'), 'utf8'), /const out = join\(root, 'dist', 'helper'\)/);
+  // files: every non-glob entry is produced by the build or is in the repo.
+  for (const f of cfg.files as string[]) {
+    if (f.startsWith('!') || f.includes('*')) continue;
+    if (!f.startsWith('dist/')) exists(f);
+  }
+});
