@@ -267,10 +267,15 @@ async function openHelperDataPath(
           // quad-100 (tailscale net/tstun/wrap.go): DNS queries to 100.100.100.100 arrive from the
           // TUN and are answered into it.
           dp.onIntercept((pkt) => {
-            void o.intercept.answer(pkt).then(
-              (reply) => reply && dp.writeToTun(reply),
-              (e: unknown) => o.log.warn('dns: answering an intercepted query failed', { err: e instanceof Error ? e.message : String(e) }),
-            );
+            void (async () => {
+              try {
+                const reply = await o.intercept.answer(pkt);
+                // An answer from upstream may come back after Disconnect closed this data plane.
+                if (reply) dp.writeToTun(reply);
+              } catch (e) {
+                o.log.warn('dns: answering an intercepted query failed', { err: e instanceof Error ? e.message : String(e) });
+              }
+            })();
           });
           return dp;
         },

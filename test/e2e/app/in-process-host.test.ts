@@ -143,7 +143,7 @@ test('in-process host on m1 (no meshtrayd): the app as uid 65534 with the root h
         assert.match((await inM1(['ip', '-4', 'rule', 'show'])).stdout, /lookup 52/, 'policy rule to table 52');
         // The shared UDP socket carries the bypass mark (set by the helper: the app cannot).
         const ss = (await inM1(['ss', '-uanpe'])).stdout;
-        t.diagnostic(`m1 UDP sockets:\n${ss}`);
+        assert.match(ss, new RegExp(`pid=${ap.p.pid},.*fwmark:0x80000`), `the app's UDP socket has the bypass mark:\n${ss}`);
 
         // MagicDNS: resolv.conf points at quad-100 (the helper wrote it), answered from the TUN.
         await waitFor('resolv.conf points at quad-100', () => (/^nameserver 100\.100\.100\.100$/m.test(readFileSync(resolvPath, 'utf8')) ? true : undefined), 30_000);
