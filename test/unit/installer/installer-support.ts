@@ -53,7 +53,8 @@ export function parsePlist(xml: string): PlistValue {
     .replace(/<\?xml[^>]*\?>/, '')
     .replace(/<!DOCTYPE[^>]*>/, '')
     .replace(/<!--[\s\S]*?-->/g, '');
-  const tokens = [...body.matchAll(/<(\/?)([a-z]+)(?:\s[^>]*?)?(\/?)>|([^<]+)/g)].map((m) => (m[4] !== undefined ? { text: m[4] } : { close: m[1] === '/', name: m[2]!, empty: m[3] === '/' }));
+  type Token = { text: string } | { close: boolean; name: string; empty: boolean };
+  const tokens: Token[] = [...body.matchAll(/<(\/?)([a-z]+)(?:\s[^>]*?)?(\/?)>|([^<]+)/g)].map((m): Token => (m[4] !== undefined ? { text: m[4] } : { close: m[1] === '/', name: m[2]!, empty: m[3] === '/' }));
   let i = 0;
   const next = (): (typeof tokens)[number] => {
     // Whitespace between elements is not content.
