@@ -96,3 +96,104 @@ test('HostHealth: a host line added later reaches watchers next to the backend\'
     ['not connected to the control server'],
   ]);
 });
+
+// ---- DeferredDataPath: the data path whose TUN is still on its way from the helper ----
+
+class FakePath {
+  updates: unknown[] = [];
+  closed = 0;
+  private cb: (() => void) | undefined;
+  update(nm: unknown) { this.updates.push(nm); }
+  endpointFields() { return { Endpoints: ['198.51.100.7:41641'], EndpointTypes: [1] }; }
+  netInfo() { return { PreferredDERP: 900, WorkingUDP: true, MappingVariesByDestIP: false }; }
+  onEndpointsChanged(cb: () => void) { this.cb = cb; return () => (this.cb = undefined); }
+  fireEndpoints() { this.cb?.(); }
+  async ping(ip: string) { return { IP: ip, LatencySeconds: 0.001 }; }
+  peerExtras() { return { Active: true }; }
+  selfExtras() { return { Relay: 'lab1' }; }
+  metrics() { return { magicsock_disco_sent: 3 }; }
+  async netcheck() { return undefined; }
+  async close() { this.closed++; }
+}
+
+function deferred<T>() {
+  let resolve!: (v: T) => void;
+  let reject!: (e: Error) => void;
+  const promise = new Promise<T>((a, b) => { resolve = a; reject = b; });
+  return { promise, resolve, reject };
+}
+
+test('DeferredDataPath: answers "nothing yet" until the helper\'s TUN arrives, then hands over the latest netmap and endpoints', async () => {
+  const { DeferredDataPath } = await import('../../../main/app/engine-host/deferred-data-path.js');
+  const d = deferred<FakePath>();
+  const failures: Error[] = [];
+  const p = new DeferredDataPath(() => d.promise as never, 'nm1' as never, (e) => failures.push(e));
+  let told = 0;
+  p.onEndpointsChanged(() => told++);
+  assert.deepEqual(p.endpointFields(), { Endpoints: [], EndpointTypes: [] });
+  assert.equal(p.netInfo().PreferredDERP, 0);
+  p.update('nm2' as never);
+  const real = new FakePath();
+  d.resolve(real);
+  await p.ready;
+  assert.deepEqual(real.updates, ['nm2'], 'the newest netmap, once');
+  assert.equal(told, 1, 'the backend hears that endpoints exist now');
+  assert.deepEqual(p.endpointFields().Endpoints, ['198.51.100.7:41641']);
+  real.fireEndpoints();
+  assert.equal(told, 2);
+  assert.equal((await p.ping('100.64.0.2', 1000)).LatencySeconds, 0.001);
+  await p.close();
+  assert.equal(real.closed, 1);
+  assert.deepEqual(failures, []);
+});
+
+test('DeferredDataPath: closed before the TUN arrived → the late data path is closed at once; a failure is reported once and ping says why', async () => {
+  const { DeferredDataPath } = await import('../../../main/app/engine-host/deferred-data-path.js');
+  const d = deferred<FakePath>();
+  const p = new DeferredDataPath(() => d.promise as never, 'nm' as never, () => assert.fail('not a failure'));
+  await p.close();
+  const late = new FakePath();
+  d.resolve(late);
+  await p.ready.catch(() => undefined);
+  assert.equal(late.closed, 1, 'nobody wants this TUN any more');
+
+  const failures: Error[] = [];
+  const f = new DeferredDataPath(() => Promise.reject(new Error('the Meshtray helper is not running (/run/meshtray/helper.sock)')), 'nm' as never, (e) => failures.push(e));
+  await f.ready.catch(() => undefined);
+  assert.equal(failures.length, 1);
+  assert.match((await f.ping('100.64.0.2', 1000)).Err ?? '', /data path is not running: the Meshtray helper is not running/);
+  assert.deepEqual(f.endpointFields(), { Endpoints: [], EndpointTypes: [] });
+});
+
+test('HelperRouter: router.set waits for the TUN of the current data path, and fails with its reason if there is none', async () => {
+  const { HelperRouter, HelperResolvConf } = await import('../../../main/app/engine-host/helper-os.js');
+  const sent: string[] = [];
+  const helper = {
+    set: async (c: { tunName: string }) => void sent.push(`set ${c.tunName}`),
+    restore: async () => void sent.push('restore'),
+    repair: async () => void sent.push('repair'),
+  };
+  const tun = deferred<void>();
+  let ready: () => Promise<void> = () => tun.promise;
+  const r = new HelperRouter(helper as never, () => ready());
+  const cfg = { tunName: 'meshtray0' } as never;
+  const pending = r.set(cfg);
+  await new Promise((x) => setImmediate(x));
+  assert.deepEqual(sent, [], 'nothing sent before the TUN exists');
+  tun.resolve();
+  await pending;
+  assert.deepEqual(sent, ['set meshtray0']);
+  ready = () => Promise.reject(new MeshtrayError('ERR_NOT_FOUND', 'no data path (TUN) yet'));
+  await assert.rejects(r.set(cfg), /no data path/);
+  await r.restore();
+  assert.deepEqual(sent, ['set meshtray0', 'restore']);
+
+  // resolv.conf: no nameservers means "put the original back", as DirectResolvConf.set does.
+  const dns: string[] = [];
+  const rc = new HelperResolvConf({ dnsSet: async (c) => void dns.push(`set ${c.nameservers.join(',')}`), dnsRestore: async () => void dns.push('restore'), dnsBase: async () => ({ nameservers: ['192.0.2.53'], searchDomains: [] }) });
+  await rc.set({ nameservers: ['100.100.100.100'], searchDomains: [] });
+  await rc.set({ nameservers: [], searchDomains: ['x'] });
+  await rc.set(undefined);
+  assert.deepEqual(dns, ['set 100.100.100.100', 'restore', 'restore']);
+  assert.deepEqual(await rc.baseConfig(), { nameservers: ['192.0.2.53'], searchDomains: [] });
+});
