@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { addonCandidates } from '../../../main/engine/dataplane/native-loader.js';
 import { openNativeDataPlane } from '../../../main/engine/dataplane/native-data-plane.js';
 import type { DataPlane } from '../../../main/engine/dataplane/data-plane.js';
+import { PublicKey } from '../../../main/engine/keys/keys.js';
 
 interface FdApi {
   openTunFd(o: { name: string; mtu: number }): { fd: number; name: string; offload: boolean };
@@ -36,7 +37,8 @@ async function handle(m: Msg): Promise<unknown> {
       const got = await api.helperExchange(String(m.socketPath), JSON.stringify({ op: 'tun.open' }) + '\n', 5000);
       const [tunFd, udpFd] = got.fds;
       dp = openNativeDataPlane({
-        tunName: 'label-only', mtu: 1280, listenPort: 9, privateKey: new Uint8Array(randomBytes(32)),
+        tunName: 'label-only', mtu: 1280, listenPort: 9,
+        privateKey: m.privateKey ? new Uint8Array(Buffer.from(String(m.privateKey), 'base64')) : new Uint8Array(randomBytes(32)),
         intercept: m.intercept as string[], tunFd: tunFd!, udpFd: udpFd!, tunOffload: false,
       });
       dp.onDisco((src, bytes) => send({ event: 'disco', src, text: Buffer.from(bytes).toString('latin1') }));
@@ -47,6 +49,13 @@ async function handle(m: Msg): Promise<unknown> {
       });
       return { reply: got.reply, fds: got.fds, port: dp.port, tunName: dp.tunName, offload: dp.offload };
     }
+    case 'setPeers':
+      dp!.setPeers((m.peers as { publicKey: string; allowedIps: string[]; endpoint: string | null; useDerp: boolean }[]).map((p) => ({
+        ...p, publicKey: PublicKey.fromRaw('node', new Uint8Array(Buffer.from(p.publicKey, 'base64'))),
+      })));
+      return null;
+    case 'peerStats':
+      return dp!.peerStats().map((p) => ({ ...p, publicKey: p.publicKey.toString() }));
     case 'sendUdp':
       dp!.sendUdp(String(m.addr), Buffer.from(String(m.text)));
       return null;

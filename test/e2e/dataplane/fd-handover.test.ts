@@ -8,22 +8,19 @@
 // closing the data plane removes the TUN and frees the port.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { addonCandidates } from '../../../main/engine/dataplane/native-loader.js';
 import type { DataPlaneCounters } from '../../../main/engine/dataplane/data-plane.js';
 import { canRunNetns, sh } from './harness.js';
+import { Receiver, startHelper, type Helper } from './fd-handover-support.js';
 
 const check = canRunNetns();
 if (!check.ok && process.env.CI === 'true') throw new Error(`fd-handover tests must run in CI: ${check.why}`);
 if (!check.ok) console.error(`\n!!! SKIPPING descriptor handover tests: ${check.why} !!!\n`);
 
-const here = fileURLToPath(import.meta.url);
-const isTs = here.endsWith('.ts');
-const script = (name: string): string[] => [...(isTs ? ['--import', 'tsx'] : []), here.replace(/fd-handover\.test\.(ts|js)$/, `${name}.${isTs ? 'ts' : 'js'}`)];
 const addon = addonCandidates().find((p) => existsSync(p));
 const NS = `mtfd-${process.pid % 100000}`;
 const TUN = 'mtfd0';
@@ -31,65 +28,10 @@ const TUN_IP = '100.81.0.1', PEER_IP = '100.81.0.2', TUN_IP6 = 'fd7a:115c:a1e0:8
 const MARK = 0x80000;
 const DISCO_MAGIC = Buffer.from([0x54, 0x53, 0xf0, 0x9f, 0x92, 0xac]);
 
-/** The receiver: an IPC-driven child running as `uid` (see fd-handover-receiver.ts). */
-class Receiver {
-  private id = 1;
-  private pending = new Map<number, { res: (v: unknown) => void; rej: (e: Error) => void }>();
-  readonly events: { event: string; [k: string]: unknown }[] = [];
-  private constructor(readonly child: ChildProcess) {
-    child.on('message', (m: { id?: number; result?: unknown; error?: string; code?: string; event?: string }) => {
-      if (m.id === undefined) { this.events.push(m as { event: string }); return; }
-      const p = this.pending.get(m.id);
-      this.pending.delete(m.id);
-      if (m.error !== undefined) p?.rej(Object.assign(new Error(m.error), { code: m.code }));
-      else p?.res(m.result);
-    });
-    child.on('exit', () => { for (const p of this.pending.values()) p.rej(new Error('receiver exited')); });
-  }
-  static async start(asNobody: boolean): Promise<Receiver> {
-    const argv = [process.execPath, ...script('fd-handover-receiver')];
-    const cmd = asNobody ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', ...argv] : argv;
-    const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, HOME: '/tmp' } });
-    const r = new Receiver(child);
-    const t0 = Date.now();
-    while (!r.events.some((e) => e.event === 'ready')) {
-      if (Date.now() - t0 > 30_000 || child.exitCode !== null) throw new Error('receiver did not start');
-      await new Promise((res) => setTimeout(res, 50));
-    }
-    return r;
-  }
-  call<T>(op: string, args: Record<string, unknown> = {}): Promise<T> {
-    const id = this.id++;
-    return new Promise<T>((res, rej) => {
-      this.pending.set(id, { res: res as (v: unknown) => void, rej });
-      this.child.send({ id, op, ...args });
-    });
-  }
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    this.child.disconnect?.();
-    await new Promise<void>((r) => {
-      const t = setTimeout(() => { this.child.kill('SIGKILL'); r(); }, 3000);
-      this.child.once('exit', () => { clearTimeout(t); r(); });
-    });
-  }
-}
-
-/** Starts the helper in the namespace; resolves with what it opened once it listens. */
-async function startHelper(socketPath: string): Promise<{ proc: ChildProcess; opened: { tun: { name: string; offload: boolean }; udp: { port: number } } }> {
-  const proc = spawn('ip', ['netns', 'exec', NS, process.execPath, ...script('fd-handover-helper'), socketPath, TUN, `${TUN_IP}/24,${TUN_IP6}/64`, String(MARK)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = await new Promise<string>((res, rej) => {
-    let buf = '';
-    proc.stdout!.on('data', (d) => { buf += d; if (buf.includes('\n')) res(buf.slice(0, buf.indexOf('\n'))); });
-    proc.once('exit', (c) => rej(new Error(`helper exited with ${c} before listening`)));
-  });
-  return { proc, opened: JSON.parse(line) };
-}
-
 describe('TUN and UDP descriptors handed from a root helper to an unprivileged data plane', { skip: !check.ok || !addon, timeout: 120_000 }, () => {
   let dir: string;
   let rx: Receiver;
-  let helper: Awaited<ReturnType<typeof startHelper>>;
+  let helper: Helper;
   let adopted: { reply: string; fds: number[]; port: number; tunName: string; offload: boolean };
 
   before(async () => {
@@ -100,7 +42,7 @@ describe('TUN and UDP descriptors handed from a root helper to an unprivileged d
     sh(['sysctl', '-q', '-w', 'net.ipv6.conf.default.accept_dad=0'], { ns: NS });
     dir = mkdtempSync(join(tmpdir(), 'mt-fdhand-'));
     chmodSync(dir, 0o755);
-    helper = await startHelper(join(dir, 'helper.sock'));
+    helper = await startHelper(NS, join(dir, 'helper.sock'), TUN, [`${TUN_IP}/24`, `${TUN_IP6}/64`], MARK);
     rx = await Receiver.start(true);
   });
 
