@@ -68,18 +68,24 @@ export function describeRoute(a: WhyAnswerWire): RouteView {
       // it: the packet is lost) and for any other address (it leaves by the OS's default route).
       return isTailnetAddress(a.ip)
         ? { headline: 'Not delivered: no reachable device in your tailnet has this address.', detail: a.reason, tone: 'dropped', ...r }
-        : { headline: "Not through the tailnet: out through this device's own network (the default route).", detail: a.reason, tone: 'outside', ...r };
+        : {
+            headline: "Not through the tailnet: out through this device's own network (the default route).",
+            detail: a.reason,
+            tone: 'outside',
+            // Here the engine names a route a peer OFFERS (accept-routes is off), not one installed.
+            ...(a.prefix ? { route: a.node ? `${a.prefix}, offered by ${a.node.name} but not in use` : a.prefix } : {}),
+          };
   }
 }
 
-/** A ping's result as one line (latency and the path the pong came over), or why there is none. */
+/** A ping's result as the latency row: milliseconds and the path the pong came over, or why there is none. */
 export function describePing(p: PingResult): string {
   if (p.Err) return `No answer to a ping: ${p.Err}`;
   if (p.LatencySeconds === undefined) return 'No answer to a ping.';
   const ms = p.LatencySeconds * 1000;
   const shown = ms < 10 ? ms.toFixed(1) : String(Math.round(ms));
   const via = p.Endpoint ? `direct, ${p.Endpoint}` : p.DERPRegionCode ? `via DERP ${p.DERPRegionCode}` : p.DERPRegionID !== undefined ? `via DERP region ${p.DERPRegionID}` : '';
-  return `Latency ${shown} ms${via ? ` (${via})` : ''}`;
+  return `${shown} ms${via ? ` (${via})` : ''}`;
 }
 
 /** What the user typed, checked before asking the engine (the same limits as WhyRequestSchema). */
@@ -91,20 +97,40 @@ export function checkDestination(raw: string): { ok: true; dest: string } | { ok
   return { ok: true, dest };
 }
 
-/** The engine's refusal as the user should read it; the engine's own message is kept. */
-export function describeWhyError(code: string, message: string, dest: string): string {
-  switch (code) {
-    case 'ERR_NO_SUCH_PEER':
-      return `"${dest}" is not an IP address or a device in your tailnet. ${message}`;
-    case 'ERR_NEEDS_LOGIN':
-      return `Not connected, so there is no route to check. ${message}`;
-    case 'ERR_NOT_FOUND':
-      return `This engine cannot answer route checks: ${message}`;
-    case 'ERR_BAD_REQUEST':
-      return `The engine refused the request: ${message}`;
-    case 'ERR_TIMEOUT':
-      return `The engine did not answer in time. ${message}`;
-    default:
-      return `The route check failed: ${message}`;
-  }
+export interface WhyErrorView {
+  /** What went wrong, in the user's terms. */
+  summary: string;
+  /** The engine's own words, kept so nothing is hidden. */
+  detail: string;
+}
+
+/**
+ * The engine's refusal as the user should read it; the engine's own message is kept beside it.
+ * `running`: the window shows the engine Running. The engine reports Running as soon as it has a
+ * netmap and installs its routes right after (main/engine/backend/local-backend.ts osApply), so a
+ * "no route table yet" in that moment means "not ready yet", not "not connected".
+ */
+export function describeWhyError(code: string, message: string, dest: string, running = false): WhyErrorView {
+  const summary = ((): string => {
+    switch (code) {
+      case 'ERR_NO_SUCH_PEER':
+        return `"${dest}" is not an IP address or a device in your tailnet.`;
+      case 'ERR_NEEDS_LOGIN':
+        return running ? 'The engine is still installing its routes; check again in a moment.' : 'Not connected, so there is no route to check.';
+      case 'ERR_NOT_FOUND':
+        return 'This engine cannot answer route checks (it does not manage this device\'s routes).';
+      case 'ERR_BAD_REQUEST':
+        return 'The engine refused the request.';
+      case 'ERR_TIMEOUT':
+        return 'The engine did not answer in time.';
+      default:
+        return 'The route check failed.';
+    }
+  })();
+  return { summary, detail: message };
+}
+
+/** A check the window refused before asking the engine. */
+export function inputError(message: string): WhyErrorView {
+  return { summary: message, detail: '' };
 }

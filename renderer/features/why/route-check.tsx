@@ -7,7 +7,7 @@ import { useId, useMemo, useRef, useState, type FormEvent } from 'react';
 import type { WhyAnswerWire } from '../../../common/contract/api.js';
 import { useServices, useUi } from '../../context.js';
 import { peerRows } from '../../store/selectors.js';
-import { checkDestination, describePing, describeRoute, describeWhyError } from './route-answer.js';
+import { checkDestination, describePing, describeRoute, describeWhyError, inputError, type WhyErrorView } from './route-answer.js';
 
 interface Asked {
   answer: WhyAnswerWire;
@@ -21,6 +21,7 @@ type Latency = { state: 'measuring' } | { state: 'done'; line: string };
 export function RouteCheck() {
   const { client, store } = useServices();
   const status = useUi((s) => s.engine.status);
+  const running = useUi((s) => s.engine.state === 'Running');
   // The settings that change the route table; a string so the selector result is stable.
   const settings = useUi((s) => {
     const p = s.engine.prefs;
@@ -29,7 +30,7 @@ export function RouteCheck() {
   const [input, setInput] = useState('');
   const [busy, setBusy] = useState(false);
   const [asked, setAsked] = useState<Asked | undefined>();
-  const [error, setError] = useState<string | undefined>();
+  const [error, setError] = useState<WhyErrorView | undefined>();
   const [latency, setLatency] = useState<Latency | undefined>();
   const seq = useRef(0);
   const inputId = useId();
@@ -43,7 +44,7 @@ export function RouteCheck() {
     setLatency(undefined);
     if (!c.ok) {
       setAsked(undefined);
-      setError(c.message);
+      setError(inputError(c.message));
       return;
     }
     setBusy(true);
@@ -58,7 +59,7 @@ export function RouteCheck() {
       if (mine !== seq.current) return;
       const code = typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : 'ERR_INTERNAL';
       setAsked(undefined);
-      setError(describeWhyError(code, e instanceof Error ? e.message : String(e), c.dest));
+      setError(describeWhyError(code, e instanceof Error ? e.message : String(e), c.dest, running));
     } finally {
       if (mine === seq.current) setBusy(false);
     }
@@ -125,9 +126,10 @@ export function RouteCheck() {
         </datalist>
       </form>
       {error !== undefined && (
-        <p id={errorId} role="alert" className="route-error" data-testid="route-error">
-          {error}
-        </p>
+        <div id={errorId} role="alert" className="route-error" data-testid="route-error">
+          <p className="route-error-summary">{error.summary}</p>
+          {error.detail && <p className="help">The engine said: {error.detail}</p>}
+        </div>
       )}
       {asked && view && (
         <div

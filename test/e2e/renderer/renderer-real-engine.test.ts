@@ -125,6 +125,24 @@ test('sign in, see tailscaled peers, pick an exit node, toggle LAN/subnets/Magic
     await e.client.call('editPrefs', { RouteAll: before.RouteAll });
     await waitFor('UI follows the engine', async () => ((await page.getByLabel('Use subnets').isChecked()) === before.RouteAll ? true : undefined));
 
+    // 6b. Route check: this meshtrayd runs with userspace networking, so it manages no OS routes and
+    // refuses `why`; the window says so (the engine's words included) and the screen stays usable.
+    await page.getByRole('button', { name: 'Route check' }).click();
+    await page.getByRole('button', { name: 'Check', exact: true }).click();
+    await page.getByTestId('route-error').getByText('Type an IP address or a device name to check.').waitFor();
+    await page.getByLabel('Address or device name').fill('peer2');
+    await page.getByRole('button', { name: 'Check', exact: true }).click();
+    const whyErr = await e.client.call('why', { Dest: 'peer2' }).then(
+      () => undefined,
+      (err: unknown) => err as { code?: string; message?: string },
+    );
+    assert.equal(whyErr?.code, 'ERR_NOT_FOUND', 'the userspace engine has no route table to answer from');
+    await page.getByTestId('route-error').getByText("This engine cannot answer route checks (it does not manage this device's routes).").waitFor();
+    const shownErr = await page.getByTestId('route-error').innerText();
+    assert.ok(shownErr.includes(`The engine said: ${whyErr!.message}`), shownErr);
+    await shot(page, '06b-route-check-unavailable');
+    await expectA11y(page, 'route-check');
+
     // 7. Account.
     await page.getByRole('button', { name: 'Account' }).click();
     await page.getByTestId('account-login').getByText('alice').waitFor();

@@ -54,6 +54,7 @@ test('subnet router with accept-routes; without it, the default route and the re
   assert.equal(off.headline, "Not through the tailnet: out through this device's own network (the default route).");
   assert.equal(off.tone, 'outside');
   assert.match(off.detail, /office offers 10\.20\.0\.0\/24 but accept-routes is off/);
+  assert.equal(off.route, '10.20.0.0/24, offered by office but not in use');
 });
 
 test('MagicDNS, self, a tailnet address nobody has (dropped), an unusable exit node (dropped)', () => {
@@ -78,8 +79,8 @@ test('tailnet ranges: 100.64.0.0/10 and fd7a:115c:a1e0::/48 only', () => {
 });
 
 test('ping lines: direct, DERP, error, sub-10 ms precision', () => {
-  assert.equal(describePing({ IP: '100.64.0.2', LatencySeconds: 0.0023, Endpoint: '192.0.2.2:41641' }), 'Latency 2.3 ms (direct, 192.0.2.2:41641)');
-  assert.equal(describePing({ IP: '100.64.0.2', LatencySeconds: 0.0412, DERPRegionID: 900, DERPRegionCode: 'lab1' }), 'Latency 41 ms (via DERP lab1)');
+  assert.equal(describePing({ IP: '100.64.0.2', LatencySeconds: 0.0023, Endpoint: '192.0.2.2:41641' }), '2.3 ms (direct, 192.0.2.2:41641)');
+  assert.equal(describePing({ IP: '100.64.0.2', LatencySeconds: 0.0412, DERPRegionID: 900, DERPRegionCode: 'lab1' }), '41 ms (via DERP lab1)');
   assert.equal(describePing({ IP: '100.64.0.2', Err: 'timeout' }), 'No answer to a ping: timeout');
 });
 
@@ -91,10 +92,15 @@ test('input checked before asking: empty, spaces, too long; names and IPs pass t
 });
 
 test('engine refusals read as the user needs them, keeping the engine message', () => {
-  assert.equal(
-    describeWhyError('ERR_NO_SUCH_PEER', '"nosuch" is neither an IP address nor a tailnet name', 'nosuch'),
-    '"nosuch" is not an IP address or a device in your tailnet. "nosuch" is neither an IP address nor a tailnet name',
-  );
-  assert.match(describeWhyError('ERR_NEEDS_LOGIN', 'no route table yet', 'a1'), /^Not connected/);
-  assert.match(describeWhyError('ERR_NOT_FOUND', 'this engine does not manage OS routes', 'a1'), /cannot answer route checks: this engine does not manage OS routes/);
+  assert.deepEqual(describeWhyError('ERR_NO_SUCH_PEER', '"nosuch" is neither an IP address nor a tailnet name', 'nosuch'), {
+    summary: '"nosuch" is not an IP address or a device in your tailnet.',
+    detail: '"nosuch" is neither an IP address nor a tailnet name',
+  });
+  assert.match(describeWhyError('ERR_NEEDS_LOGIN', 'no route table yet', 'a1').summary, /^Not connected/);
+  // Running but the routes are not installed yet (the moment after the first netmap): not "not connected".
+  assert.equal(describeWhyError('ERR_NEEDS_LOGIN', 'no route table yet', 'a1', true).summary, 'The engine is still installing its routes; check again in a moment.');
+  const nf = describeWhyError('ERR_NOT_FOUND', 'this engine does not manage OS routes', 'a1');
+  assert.match(nf.summary, /cannot answer route checks/);
+  assert.equal(nf.detail, 'this engine does not manage OS routes');
+  assert.equal(describeWhyError('ERR_INTERNAL', 'boom', 'a1').summary, 'The route check failed.');
 });
