@@ -76,7 +76,10 @@ test('in-process host on m1 (no meshtrayd): the app as uid 65534 with the root h
         rules4: (await inM1(['ip', '-4', 'rule', 'show'])).stdout,
         rules6: (await inM1(['ip', '-6', 'rule', 'show'])).stdout,
         table52: (await inM1(['ip', '-4', 'route', 'show', 'table', '52'])).stdout + (await inM1(['ip', '-6', 'route', 'show', 'table', '52'])).stdout,
+        iptables: (await inM1(['iptables', '-S'])).stdout + (await inM1(['iptables', '-t', 'nat', '-S'])).stdout,
       });
+      const restored = (k: Awaited<ReturnType<typeof kernel>>): boolean =>
+        k.table52.trim() === '' && k.rules4 === before.rules4 && k.rules6 === before.rules6 && k.iptables === before.iptables && readFileSync(resolvPath).equals(resolvBefore);
       const before = await kernel();
       assert.equal(before.table52.trim(), '', 'table 52 empty before');
       const seen = async () => (await inM1(['curl', '-s', '--max-time', '4', `http://${web.ip}/`])).stdout.trim();
@@ -141,6 +144,8 @@ test('in-process host on m1 (no meshtrayd): the app as uid 65534 with the root h
         await waitFor('TUN has our tailnet address', async () => (/inet 100\.\d+\.\d+\.\d+\/32/.test((await inM1(['ip', '-4', 'addr', 'show', 'dev', TUN])).stdout) ? true : undefined), 30_000);
         await waitFor('ping a1 through the TUN', async () => ((await inM1(['ping', '-c1', '-W2', a1ip], 10_000)).code === 0 ? true : undefined), 60_000, 500);
         assert.match((await inM1(['ip', '-4', 'rule', 'show'])).stdout, /lookup 52/, 'policy rule to table 52');
+        // The kernel ACL, compiled by the helper from the netmap's packet filter the app sent.
+        assert.match((await inM1(['iptables', '-S'])).stdout, /^-N mt-acl/m, 'kernel ACL chains installed');
         // The shared UDP socket carries the bypass mark (set by the helper: the app cannot).
         const ss = (await inM1(['ss', '-uanpe'])).stdout;
         assert.match(ss, new RegExp(`pid=${ap.p.pid},.*fwmark:0x80000`), `the app's UDP socket has the bypass mark:\n${ss}`);
@@ -163,10 +168,7 @@ test('in-process host on m1 (no meshtrayd): the app as uid 65534 with the root h
         // Disconnect: routes, rules and resolv.conf exactly as before.
         await page.getByRole('button', { name: 'Disconnect' }).click();
         await waitFor('Disconnected', async () => ((await page.getByTestId('connection-state').innerText()).startsWith('Disconnected') ? true : undefined), 30_000);
-        await waitFor('restored after Disconnect', async () => {
-          const k = await kernel();
-          return k.table52.trim() === '' && k.rules4 === before.rules4 && k.rules6 === before.rules6 && readFileSync(resolvPath).equals(resolvBefore) ? true : undefined;
-        }, 30_000, 300);
+        await waitFor('restored after Disconnect', async () => (restored(await kernel()) ? true : undefined), 30_000, 300);
         assert.deepEqual(await kernel(), before);
         assert.deepEqual(readFileSync(resolvPath), resolvBefore, 'resolv.conf byte for byte');
         assert.equal(await seen(), m1.publicIp, 'straight out again');
@@ -183,10 +185,8 @@ test('in-process host on m1 (no meshtrayd): the app as uid 65534 with the root h
         ap.p.kill('SIGKILL');
         await ap.exited;
         app = undefined;
-        await waitFor('helper restored after the app was killed', async () => {
-          const k = await kernel();
-          return k.table52.trim() === '' && k.rules4 === before.rules4 && k.rules6 === before.rules6 && readFileSync(resolvPath).equals(resolvBefore) ? true : undefined;
-        }, 30_000, 300);
+        await waitFor('helper restored after the app was killed', async () => (restored(await kernel()) ? true : undefined), 30_000, 300);
+        assert.deepEqual(await kernel(), before, 'routes, rules and firewall as before the app came');
         assert.deepEqual(readFileSync(resolvPath), resolvBefore, 'resolv.conf byte for byte after the crash');
         assert.equal((await inM1(['ip', 'link', 'show', 'dev', TUN])).code !== 0, true, 'the TUN is gone');
         assert.match(hp.out, /app session ended/);
