@@ -1,6 +1,9 @@
 // electron-updater behind the Updater port. autoDownload is off (the policy decides when),
 // autoInstallOnAppQuit is on (install on quit). Signature checks stay electron-updater's own
 // (Windows publisherName, macOS code signature); their failures reach the policy as errors.
+// deb/rpm updates carry no signature electron-updater could check: their integrity is the sha512
+// in latest-linux.yml, fetched over HTTPS (a mismatch is ERR_CHECKSUM_MISMATCH and the file is
+// dropped). test/unit/app/update-policy.test.ts runs the real DebUpdater/NsisUpdater against a feed.
 import type { AvailableUpdate, Updater } from './update-policy.js';
 
 /** The slice of electron-updater's AppUpdater we use (keeps electron out of tests). */

@@ -4,6 +4,10 @@ import { FakeClock, flush } from '../../doubles/fake-clock.js';
 import { UpdatePolicy, describeUpdateError, type Updater } from '../../../main/app/updater/update-policy.js';
 import type { UpdateState } from '../../../main/app/ipc/app-contract.js';
 import { MemLogger } from './fixtures.js';
+import { randomBytes } from 'node:crypto';
+import { systemClock } from '../../../main/engine/ports/system.js';
+import { adaptElectronUpdater } from '../../../main/app/updater/electron-updater-adapter.js';
+import { realUpdater, sha512, UpdateFeed } from './updater-feed-harness.js';
 
 const HOUR = 3_600_000;
 
@@ -124,4 +128,107 @@ test('concurrent checks share one request', async () => {
   release();
   await Promise.all([a, b]);
   assert.equal(updater.checks, 1);
+});
+
+// --- Real electron-updater against a feed on loopback (updater-feed-harness.ts) ---
+
+async function realPolicy(kind: 'deb' | 'nsis', feed: UpdateFeed, opts: { signedBy?: string } = {}) {
+  const real = realUpdater(kind, `http://127.0.0.1:${feed.port}/`, opts);
+  const states: UpdateState[] = [];
+  const policy = new UpdatePolicy({ updater: adaptElectronUpdater(real.updater), clock: systemClock, log: new MemLogger(), currentVersion: '0.1.0', isBusy: () => false, onChange: (s) => states.push(s) });
+  return { real, policy, states };
+}
+
+test('real DebUpdater: the feed claims a sha512 the download does not have → "damaged" message, nothing kept, nothing installed on quit', async () => {
+  const body = randomBytes(64 * 1024);
+  const feed = new UpdateFeed({ kind: 'deb', version: '0.2.0', body, claimedSha512: sha512(randomBytes(16)) });
+  await feed.start();
+  const { real, policy } = await realPolicy('deb', feed);
+  try {
+    const s = await policy.checkNow();
+    assert.deepEqual(feed.fetched, ['/latest-linux.yml', `/${feed.file}`], 'the installer was really downloaded');
+    assert.equal(s.phase, 'error');
+    assert.equal(s.availableVersion, '0.2.0');
+    assert.equal(s.message, 'The downloaded update was damaged (checksum mismatch) and was discarded. You are still on 0.1.0; nothing was changed.');
+    assert.deepEqual(real.cachedFiles(), [], 'the damaged file is not left in the cache');
+    assert.equal(policy.shouldInstallOnQuit(), false);
+    // What electron-updater's own quit handler would do (autoInstallOnAppQuit): nothing valid to install.
+    assert.equal(real.updater.install(true, false), false);
+    assert.deepEqual(real.installs, []);
+  } finally {
+    await feed.stop();
+    real.cleanup();
+  }
+});
+
+test('real DebUpdater, control: the same feed with the right sha512 downloads and becomes ready', async () => {
+  const body = randomBytes(64 * 1024);
+  const feed = new UpdateFeed({ kind: 'deb', version: '0.2.0', body });
+  await feed.start();
+  const { real, policy } = await realPolicy('deb', feed);
+  try {
+    const s = await policy.checkNow();
+    assert.equal(s.phase, 'ready', s.message);
+    assert.equal(real.cachedFiles().length, 1);
+    assert.equal(policy.shouldInstallOnQuit(), true);
+  } finally {
+    await feed.stop();
+    real.cleanup();
+  }
+});
+
+test('real NsisUpdater: installer not signed by the publisher in app-update.yml → ERR_UPDATER_INVALID_SIGNATURE → "signature" message, nothing installed', async () => {
+  const body = randomBytes(32 * 1024);
+  const feed = new UpdateFeed({ kind: 'nsis', version: '0.3.0', body });
+  await feed.start();
+  const { real, policy } = await realPolicy('nsis', feed, { signedBy: 'Evil Corp' });
+  try {
+    let code = '';
+    real.updater.on('error', (e: { code?: string }) => (code = e.code ?? ''));
+    const s = await policy.checkNow();
+    assert.equal(code, 'ERR_UPDATER_INVALID_SIGNATURE', 'electron-updater\'s own error code');
+    assert.deepEqual(real.signatureChecks, [['Meshtray']], 'checked against electron-builder.yml\'s publisherName');
+    assert.equal(s.phase, 'error');
+    assert.equal(s.message, 'The downloaded update failed its signature check and was discarded. You are still on 0.1.0; nothing was changed.');
+    assert.deepEqual(real.cachedFiles(), [], 'the unsigned installer is removed');
+    assert.equal(real.updater.install(true, false), false);
+    assert.deepEqual(real.installs, []);
+  } finally {
+    await feed.stop();
+    real.cleanup();
+  }
+});
+
+test('real NsisUpdater, control: signed by Meshtray → ready, and quit installs exactly that file', async () => {
+  const body = randomBytes(32 * 1024);
+  const feed = new UpdateFeed({ kind: 'nsis', version: '0.3.0', body });
+  await feed.start();
+  const { real, policy } = await realPolicy('nsis', feed, { signedBy: 'Meshtray' });
+  try {
+    const s = await policy.checkNow();
+    assert.equal(s.phase, 'ready', s.message);
+    real.updater.install(true, false);
+    assert.equal(real.installs.length, 1);
+    assert.match(real.installs[0]!, /\.exe$/);
+  } finally {
+    await feed.stop();
+    real.cleanup();
+  }
+});
+
+test('real updater, feed down: "could not be reached", nothing downloaded', async () => {
+  const feed = new UpdateFeed({ kind: 'deb', version: '0.2.0', body: randomBytes(10) });
+  await feed.start();
+  const port = feed.port;
+  await feed.stop(); // a closed loopback port: a real ECONNREFUSED
+  const real = realUpdater('deb', `http://127.0.0.1:${port}/`);
+  const policy = new UpdatePolicy({ updater: adaptElectronUpdater(real.updater), clock: systemClock, log: new MemLogger(), currentVersion: '0.1.0', isBusy: () => false, onChange: () => undefined });
+  try {
+    const s = await policy.checkNow();
+    assert.equal(s.phase, 'error');
+    assert.equal(s.message, 'The update server could not be reached. You are still on 0.1.0; nothing was changed. Meshtray will try again later.');
+    assert.deepEqual(real.cachedFiles(), []);
+  } finally {
+    real.cleanup();
+  }
 });
