@@ -172,8 +172,11 @@ test('lab: window on m1 (meshtrayd): sign in, peers, exit node seen by the echo 
         assert.equal(webBefore.ui.verdict, 'not-routed');
         assert.equal(webBefore.ui.headline, "Not through the tailnet: out through this device's own network (the default route).");
         // Bad input: the engine's refusal, said plainly; nothing else on screen pretends to answer.
-        await pg.getByLabel('Address or device name').fill('no-such-device');
-        await pg.getByRole('button', { name: 'Check', exact: true }).click();
+        // (Keyboard only, as a keyboard user would: focus the field, type, Enter.)
+        await pg.getByLabel('Address or device name').focus();
+        await pg.keyboard.press('Control+A');
+        await pg.keyboard.type('no-such-device');
+        await pg.keyboard.press('Enter');
         await pg.getByTestId('route-error').getByText('"no-such-device" is not an IP address or a device in your tailnet.').waitFor({ timeout: 10_000 });
         assert.match(await pg.getByTestId('route-error').innerText(), /The engine said: "no-such-device" is neither an IP address nor a tailnet name/);
         assert.equal(await pg.getByTestId('route-answer').count(), 0);
