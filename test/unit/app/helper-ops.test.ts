@@ -234,3 +234,18 @@ test('helper router.set: a kernel ACL travels as its source (filter rules + loca
     await h.done();
   }
 });
+
+test('helper restoreAll: a failing router restore does not keep resolv.conf or the TUN from being put back', async () => {
+  const h = await setup();
+  try {
+    await h.client.openTun(TUN_REQ);
+    await h.client.dnsSet({ nameservers: ['100.100.100.100'], searchDomains: [] });
+    h.router.restore = async () => { throw new Error('RTNETLINK answers: Operation not permitted'); };
+    await h.server.restoreAll();
+    assert.equal(h.fs.text(RESOLV), ORIGINAL);
+    assert.deepEqual(h.tun.removed, ['meshtray0']);
+    assert.ok(h.log.lines.some((l) => l.level === 'error' && /restoring the router failed/.test(l.msg)), 'the failure is logged');
+  } finally {
+    await h.done();
+  }
+});
