@@ -13,7 +13,7 @@ const MAX_FDS: usize = 16;
 /// A reply line longer than this is not a helper talking to us.
 const MAX_REPLY: usize = 64 * 1024;
 
-/// An failure with the errno name JS code expects in `err.code` (ENOENT, ECONNREFUSED, …).
+/// A failure with the errno name JS code expects in `err.code` (ENOENT, ECONNREFUSED, …).
 #[derive(Debug)]
 pub struct FdError {
     pub code: String,
