@@ -111,25 +111,32 @@ test('lab: window on m1 (meshtrayd): sign in, peers, exit node seen by the echo 
         const cliPrefs = async (): Promise<CliPrefs> => engine.call('getPrefs', {});
         const connState = () => pg.getByTestId('connection-state').innerText();
         /**
-         * The window's Route check and the engine's `why` (what `meshtray why` prints) give the same
-         * answer. The path part of the line may change between two asks (relayed → direct), so a
-         * mismatch is asked again a few times before it counts.
+         * The window's Route check, the engine's `why` over the LocalAPI, and `meshtray why` as a user
+         * types it in m1's namespace give the same answer. The path part of the line may change
+         * between asks (relayed → direct), so a mismatch is asked again a few times before it counts.
          */
         const sameAnswer = async (dest: string): Promise<{ ui: UiWhy; eng: WhyAnswerWire }> => {
           let ui: UiWhy | undefined;
           let eng: WhyAnswerWire | undefined;
+          let cliLine = '';
           for (let i = 0; i < 5; i++) {
             ui = await askWindow(pg, dest);
             eng = await engine.call('why', { Dest: dest });
-            if (ui.cli === eng.text) break;
-            await new Promise((r) => setTimeout(r, 500));
+            const r = await m1.cli(['why', dest], 15_000);
+            assert.equal(r.code, 0, `meshtray why ${dest}: ${r.stderr}`);
+            cliLine = r.stdout.trim();
+            if (ui.cli === eng.text && cliLine === eng.text) break;
+            await new Promise((res) => setTimeout(res, 500));
           }
           assert.equal(ui!.cli, eng!.text, `window and engine agree on ${dest}`);
+          assert.equal(cliLine, ui!.cli, `window and meshtray why agree on ${dest}`);
           assert.equal(ui!.verdict, eng!.verdict);
           assert.equal(ui!.node, eng!.node?.name ?? '');
-          t.diagnostic(`why ${dest}: ${eng!.text} | window: ${ui!.headline}`);
+          t.diagnostic(`meshtray why ${dest}: ${cliLine} | window: ${ui!.headline}`);
           return { ui: ui!, eng: eng! };
         };
+        /** Which peer the engine's status (`meshtray status --json`) marks as the exit node in use. */
+        const exitInStatus = async () => Object.values((await m1.status()).Peer ?? {}).find((p) => p.ExitNode)?.HostName ?? '';
 
         // ---- Sign in: the server check runs from m1's namespace, then the AuthURL; the admin approves it.
         await pg.getByLabel('Login server').fill(lab.loginServer);
@@ -188,6 +195,7 @@ test('lab: window on m1 (meshtrayd): sign in, peers, exit node seen by the echo 
         await pg.getByRole('radio', { name: /^x1/ }).click();
         await waitFor('engine ExitNodeID', async () => ((await cliPrefs()).ExitNodeID === x1Peer.ID ? true : undefined), 20_000);
         await waitFor('status line: exit node x1', async () => ((await connState()) === 'Connected · using an exit node (x1)' ? true : undefined), 20_000);
+        assert.equal(await exitInStatus(), 'x1', 'the engine status marks x1 as the exit node');
         await waitFor(`echo host sees x1 (${lab.host('x1').publicIp})`, async () => ((await seen()) === lab.host('x1').publicIp ? true : undefined), 30_000, 500);
         await shot(pg, 'lab-4-exit-node-x1');
         const webExit = await sameAnswer(web.ip);
@@ -220,6 +228,7 @@ test('lab: window on m1 (meshtrayd): sign in, peers, exit node seen by the echo 
         await pg.getByRole('radio', { name: /^None/ }).click();
         await waitFor('engine ExitNodeID cleared', async () => ((await cliPrefs()).ExitNodeID === '' ? true : undefined), 20_000);
         await waitFor('status line: no exit node', async () => ((await connState()) === 'Connected' ? true : undefined), 20_000);
+        assert.equal(await exitInStatus(), '', 'no peer is the exit node in the engine status');
         await waitFor('echo host sees m1 NAT again', async () => ((await seen()) === m1Host.publicIp ? true : undefined), 30_000, 500);
         await shot(pg, 'lab-8-exit-node-none');
         assert.equal((await sameAnswer(web.ip)).ui.verdict, 'not-routed');
