@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HelperClient } from '../../../main/app/helper/helper-client.js';
@@ -36,10 +36,10 @@ function kernel(ns: TestNs): { addrs: string; lo: string; table52: string; rules
   };
 }
 
-function startHelper(ns: TestNs, dir: string): { proc: ChildProcess; out: () => string } {
+function startHelper(ns: TestNs, dir: string, extra: string[] = []): { proc: ChildProcess; out: () => string } {
   const root = repoRoot();
   const entry = runningCompiled() ? [join(root, 'dist', 'main', 'app', 'helper', 'helper-main.js')] : ['--import', 'tsx', join(root, 'main', 'app', 'helper', 'helper-main.ts')];
-  const proc = spawn('ip', ['netns', 'exec', ns.name, process.execPath, ...entry, '--socket', join(dir, 'helper.sock'), '--state-file', join(dir, 'router-state.json')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn('ip', ['netns', 'exec', ns.name, process.execPath, ...entry, '--socket', join(dir, 'helper.sock'), '--state-file', join(dir, 'router-state.json'), ...extra], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -86,6 +86,76 @@ test('privileged helper in a namespace: router config via the helper API, exact 
     h.proc.kill('SIGTERM');
     assert.equal(await exited, 0);
     assert.deepEqual(kernel(ns), before, 'SIGTERM restored');
+    helper = undefined;
+  } finally {
+    helper?.proc.kill('SIGKILL');
+    ns.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A plain Node script run as `uid` inside the namespace (no tsx: only the addon and built-ins). */
+function startAsUid(ns: TestNs, uid: number, script: string): { out: () => string; exited: Promise<{ code: number | null; out: string }> } {
+  const p = spawn('ip', ['netns', 'exec', ns.name, 'setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', process.execPath, '--input-type=module', '-e', script], { cwd: repoRoot(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  p.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  return { out: () => out, exited: new Promise((resolve) => p.once('exit', (code) => resolve({ code, out }))) };
+}
+function asUid(ns: TestNs, uid: number, script: string): Promise<{ code: number | null; out: string }> {
+  return startAsUid(ns, uid, script).exited;
+}
+
+test('privileged helper in a namespace: only allowed uids; tun.open hands an unprivileged process a TUN and a bypass-marked UDP socket', { skip, timeout: 90_000 }, async () => {
+  const ns = new TestNs('h2helper');
+  const dir = mkdtempSync(join(tmpdir(), 'mt-helper-e2e-'));
+  chmodSync(dir, 0o755);
+  let helper: ReturnType<typeof startHelper> | undefined;
+  try {
+    helper = startHelper(ns, dir, ['--allow-uid', '65534']);
+    const h = helper;
+    await waitFor('helper listening', () => (h.out().includes('helper listening') ? true : undefined), 30_000);
+    const sock = join(dir, 'helper.sock');
+    const hello = `import { connect } from 'node:net';
+      const s = connect(${JSON.stringify(sock)}); s.setEncoding('utf8');
+      s.on('connect', () => s.write(JSON.stringify({ op: 'hello', version: 2 }) + '\\n'));
+      s.on('data', (d) => { process.stdout.write(d); s.destroy(); });
+      s.on('error', (e) => { process.stdout.write('error ' + e.code); });`;
+    // SO_PEERCRED: uid 65533 is refused, 65534 (allowed) is served.
+    assert.match((await asUid(ns, 65533, hello)).out, /ERR_FORBIDDEN/);
+    assert.match((await asUid(ns, 65534, hello)).out, /"ok":true,"version":2/);
+
+    // tun.open through the addon's helperExchange, as nobody: two descriptors arrive; while the
+    // process holds them the TUN exists with its address, and the UDP socket carries the mark.
+    const addon = join(repoRoot(), 'native', 'meshtray-native.node');
+    const open = `import { createRequire } from 'node:module';
+      import { execFileSync } from 'node:child_process';
+      const n = createRequire(import.meta.url)(${JSON.stringify(addon)});
+      const req = { op: 'tun.open', tun: { name: 'meshtray7', mtu: 1280, addresses: ['100.64.0.9/32'], port: 0 } };
+      const r = await n.helperExchange(${JSON.stringify(sock)}, JSON.stringify(req) + '\\n', 10000);
+      process.stdout.write('reply ' + r.reply.trim() + '\\nfds ' + r.fds.length + '\\n');
+      process.stdout.write(execFileSync('ip', ['-4', 'addr', 'show', 'dev', 'meshtray7'], { encoding: 'utf8' }));
+      // A bad request from the same user: refused, nothing opened.
+      const bad = await n.helperExchange(${JSON.stringify(sock)}, JSON.stringify({ op: 'tun.open', tun: { ...req.tun, name: 'eth0' } }) + '\\n', 10000);
+      process.stdout.write('bad ' + bad.reply.trim() + ' fds ' + bad.fds.length + '\\nholding\\n');
+      await new Promise((r) => setTimeout(r, 2000)); // the test looks at the socket meanwhile`;
+    const run = startAsUid(ns, 65534, open);
+    await waitFor('descriptors received', () => (run.out().includes('holding') ? true : undefined), 20_000);
+    // Root's view of the socket the unprivileged process now owns.
+    const ss = ns.sh(['ss', '-uanpe']).stdout;
+    const got = await run.exited;
+    assert.equal(got.code, 0, got.out);
+    assert.match(got.out, /^reply \{"ok":true,"tun":\{"name":"meshtray7","port":\d+,"offload":false\}\}$/m);
+    assert.match(got.out, /^fds 2$/m);
+    assert.match(got.out, /inet 100\.64\.0\.9\/32/);
+    assert.match(ss, /fwmark:0x80000/, `the handed UDP socket carries the bypass mark:\n${ss}`);
+    assert.match(got.out, /^bad \{"ok":false,"error":\{"code":"ERR_BAD_REQUEST".*meshtray.* fds 0$/m);
+    // The process exited: its descriptors closed, the (non-persistent) TUN is gone with them.
+    await waitFor('TUN gone with its last descriptor', () => (ns.sh(['ip', 'link', 'show', 'dev', 'meshtray7'], { allowFail: true }).code !== 0 ? true : undefined), 10_000);
+
+    const exited = new Promise<number | null>((r) => h.proc.once('exit', (c) => r(c)));
+    h.proc.kill('SIGTERM');
+    assert.equal(await exited, 0);
     helper = undefined;
   } finally {
     helper?.proc.kill('SIGKILL');
