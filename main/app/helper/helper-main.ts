@@ -1,6 +1,7 @@
 // `meshtray-helper`: the privileged helper process (installed as a systemd service / LaunchDaemon /
 // Windows service by the packages).
-// Flags: --socket PATH --state-file PATH [--allow-uid N ...] [--resolv-conf PATH]
+// Flags: --socket PATH --state-file PATH [--allow-uid N ...] [--socket-group NAME] [--resolv-conf PATH]
+// Who may connect: root, the --allow-uid users, and members of --socket-group (README threat model).
 // The router's state file and the resolv.conf backup live in the state file's directory, so a
 // helper killed with -9 is repaired by the next start.
 import { dirname, join } from 'node:path';
@@ -12,6 +13,7 @@ import { nodeResolvFS } from '../../engine/dns/node-resolv-fs.js';
 import { HelperServer, type HelperTun } from './helper-server.js';
 import { loadNativeFdApi } from './native-fds.js';
 import { nativeHelperTun } from './native-helper-tun.js';
+import { socketGroup } from './group-membership.js';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -20,6 +22,9 @@ function arg(name: string): string | undefined {
 const socketPath = arg('--socket') ?? '/run/meshtray/helper.sock';
 const stateFile = arg('--state-file') ?? '/var/lib/meshtray/helper-router-state.json';
 const allowUids = process.argv.flatMap((a, i) => (a === '--allow-uid' && process.argv[i + 1] ? [Number(process.argv[i + 1])] : [])).filter((n) => Number.isInteger(n) && n > 0);
+
+const groupArg = arg('--socket-group');
+const group = groupArg ? socketGroup(groupArg) : undefined;
 
 const log = new LineLogger({ level: 'info' });
 const router = newOSRouter({ stateFile, logger: log.child('router') });
@@ -37,7 +42,7 @@ await dns.repair().then(
   (r) => r !== 'nothing' && log.info('helper: repaired resolv.conf', { result: r }),
   (e: unknown) => log.warn('helper: resolv.conf repair failed', { err: e instanceof Error ? e.message : String(e) }),
 );
-const server = new HelperServer({ socketPath, router, dns, ...(tun ? { tun } : {}), log: log.child('helper'), allowUids });
+const server = new HelperServer({ socketPath, router, dns, ...(tun ? { tun } : {}), ...(group ? { socketGroup: group } : {}), log: log.child('helper'), allowUids });
 await server.listen();
 process.stdout.write(`helper listening ${socketPath}\n`);
 const stop = (): void => {

@@ -4,7 +4,7 @@
 // The helper remembers what it created (its TUN) and, when the app's session connection ends (the
 // app quit or was killed), puts routes, rules, firewall chains and resolv.conf back and removes it.
 import { createServer, type Server, type Socket } from 'node:net';
-import { chmod, mkdir, unlink } from 'node:fs/promises';
+import { chmod, chown, mkdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { MeshtrayError } from '../../../common/errors/errors.js';
 import type { Logger } from '../../engine/ports/ports.js';
@@ -36,6 +36,11 @@ export interface HelperServerOptions {
   log: Logger;
   /** uids allowed besides root (the installing desktop user). */
   allowUids: readonly number[];
+  /**
+   * The packages' way (--socket-group): the socket is root:<gid> 0660 and members of the group
+   * (primary gid, or listed in /etc/group) are allowed besides root and allowUids.
+   */
+  socketGroup?: { gid: number; isMember(cred: PeerCred): boolean };
   /** Test seam for SO_PEERCRED. */
   credOf?: (s: Socket) => PeerCred | undefined;
 }
@@ -76,9 +81,15 @@ export class HelperServer {
     } finally {
       process.umask(old);
     }
-    // Root only, unless desktop users are allowed: then anyone may connect and SO_PEERCRED decides
-    // (tailscaled's socket works the same way), since a file mode cannot name a list of uids.
-    await chmod(this.o.socketPath, this.o.allowUids.length ? 0o666 : 0o600);
+    if (this.o.socketGroup) {
+      // The kernel keeps everyone outside the group away at connect(); SO_PEERCRED checks again.
+      await chown(this.o.socketPath, 0, this.o.socketGroup.gid);
+      await chmod(this.o.socketPath, 0o660);
+    } else {
+      // Root only, unless desktop users are allowed: then anyone may connect and SO_PEERCRED
+      // decides (tailscaled's socket works the same way), since a file mode cannot name uids.
+      await chmod(this.o.socketPath, this.o.allowUids.length ? 0o666 : 0o600);
+    }
   }
 
   async close(): Promise<void> {
@@ -94,7 +105,7 @@ export class HelperServer {
 
   private accept(s: Socket): void {
     const cred = (this.o.credOf ?? peerCred)(s);
-    if (!cred || (cred.uid !== 0 && !this.o.allowUids.includes(cred.uid))) {
+    if (!cred || (cred.uid !== 0 && !this.o.allowUids.includes(cred.uid) && !this.o.socketGroup?.isMember(cred))) {
       this.stats.refusedPeers++;
       this.o.log.warn('helper: refused peer', { uid: cred?.uid ?? null });
       s.end(JSON.stringify({ ok: false, error: { code: 'ERR_FORBIDDEN', message: 'not allowed to use the Meshtray helper' } }) + '\n');

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HelperClient } from '../../../main/app/helper/helper-client.js';
@@ -153,6 +153,36 @@ test('privileged helper in a namespace: only allowed uids; tun.open hands an unp
     // The process exited: its descriptors closed, the (non-persistent) TUN is gone with them.
     await waitFor('TUN gone with its last descriptor', () => (ns.sh(['ip', 'link', 'show', 'dev', 'meshtray7'], { allowFail: true }).code !== 0 ? true : undefined), 10_000);
 
+    const exited = new Promise<number | null>((r) => h.proc.once('exit', (c) => r(c)));
+    h.proc.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    helper = undefined;
+  } finally {
+    helper?.proc.kill('SIGKILL');
+    ns.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('privileged helper with --socket-group (the packages\' unit): socket root:<group> 0660, a member is served, others cannot even connect', { skip, timeout: 60_000 }, async () => {
+  const ns = new TestNs('h2group');
+  const dir = mkdtempSync(join(tmpdir(), 'mt-helper-e2e-'));
+  chmodSync(dir, 0o755);
+  let helper: ReturnType<typeof startHelper> | undefined;
+  try {
+    helper = startHelper(ns, dir, ['--socket-group', 'nogroup']);
+    const h = helper;
+    await waitFor('helper listening', () => (h.out().includes('helper listening') ? true : undefined), 30_000);
+    const sock = join(dir, 'helper.sock');
+    const st = statSync(sock);
+    assert.deepEqual([st.uid, st.gid, st.mode & 0o777], [0, 65534, 0o660]);
+    const hello = `import { connect } from 'node:net';
+      const s = connect(${JSON.stringify(sock)}); s.setEncoding('utf8');
+      s.on('connect', () => s.write(JSON.stringify({ op: 'hello', version: 2 }) + '\\n'));
+      s.on('data', (d) => { process.stdout.write(d); s.destroy(); });
+      s.on('error', (e) => { process.stdout.write('error ' + e.code); });`;
+    assert.match((await asUid(ns, 65534, hello)).out, /"ok":true,"version":2/, 'nogroup member (primary gid)');
+    assert.match((await asUid(ns, 65533, hello)).out, /error EACCES/, 'outside the group: the kernel refuses connect()');
     const exited = new Promise<number | null>((r) => h.proc.once('exit', (c) => r(c)));
     h.proc.kill('SIGTERM');
     assert.equal(await exited, 0);

@@ -249,3 +249,45 @@ test('helper restoreAll: a failing router restore does not keep resolv.conf or t
     await h.done();
   }
 });
+
+test('--socket-group: group(5)/passwd(5) parsing; members are the primary gid or listed users, read fresh each time', async () => {
+  const { parseGroupFile, socketGroup, userNameOf } = await import('../../../main/app/helper/group-membership.js');
+  let groupFile = 'root:x:0:\n# comment\nmeshtray:x:998:alice,bob\nnogroup:x:65534:\n';
+  const passwd = 'root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\ncarol:x:1002:1002::/home/carol:/bin/sh\n';
+  const files: Record<string, () => string> = { '/etc/group': () => groupFile, '/etc/passwd': () => passwd };
+  assert.deepEqual(parseGroupFile(groupFile).map((g) => [g.name, g.gid, g.members]), [['root', 0, []], ['meshtray', 998, ['alice', 'bob']], ['nogroup', 65534, []]]);
+  assert.equal(userNameOf(passwd, 1002), 'carol');
+  const g = socketGroup('meshtray', (p) => files[p]!());
+  assert.equal(g.gid, 998);
+  assert.equal(g.isMember({ uid: 1000, gid: 1000 }), true, 'alice is listed');
+  assert.equal(g.isMember({ uid: 1002, gid: 1002 }), false, 'carol is not');
+  assert.equal(g.isMember({ uid: 1002, gid: 998 }), true, 'primary gid');
+  groupFile = groupFile.replace('alice,bob', 'alice,bob,carol');
+  assert.equal(g.isMember({ uid: 1002, gid: 1002 }), true, 'added later: no restart needed');
+  assert.equal(socketGroup('998', (p) => files[p]!()).name, 'meshtray');
+  assert.throws(() => socketGroup('nosuch', (p) => files[p]!()), /no group "nosuch"/);
+});
+
+test('helper with a socket group: socket root:<gid> 0660; a member is served, anyone else refused', { skip: process.getuid?.() !== 0 ? 'chown to a group needs root' : false }, async () => {
+  const { statSync } = await import('node:fs');
+  const dir = mkdtempSync(join(tmpdir(), 'mt-helper-grp-'));
+  let cred = { pid: 1, uid: 1000, gid: 65534 };
+  const server = new HelperServer({
+    socketPath: join(dir, 'helper.sock'), router: new RecordingRouter(), log: new MemLogger(), allowUids: [],
+    socketGroup: { gid: 65534, isMember: (c) => c.gid === 65534 }, credOf: () => cred,
+  });
+  await server.listen();
+  try {
+    const st = statSync(join(dir, 'helper.sock'));
+    assert.equal(st.uid, 0);
+    assert.equal(st.gid, 65534);
+    assert.equal(st.mode & 0o777, 0o660);
+    const client = new HelperClient(join(dir, 'helper.sock'));
+    assert.equal(await client.hello(), 2);
+    cred = { pid: 1, uid: 1001, gid: 1001 };
+    await assert.rejects(client.hello(), (e) => MeshtrayError.is(e) && e.code === 'ERR_FORBIDDEN');
+  } finally {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
