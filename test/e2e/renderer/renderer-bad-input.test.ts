@@ -14,6 +14,25 @@ import { describeUpdateError, type Updater } from '../../../main/app/updater/upd
 import { adaptElectronUpdater } from '../../../main/app/updater/electron-updater-adapter.js';
 import { realUpdater, sha512, UpdateFeed, type RealUpdater } from '../../unit/app/updater-feed-harness.js';
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startInProcessEngine, type InProcessEngine } from '../../../main/app/engine-host/in-process-engine.js';
+import { KeychainStateStore, type SafeStorageLike } from '../../../main/app/secrets/keychain-store.js';
+import { FileBlobStore } from '../../../main/app/secrets/file-blob-store.js';
+import { SessionFallbackStore } from '../../../main/app/secrets/session-fallback-store.js';
+
+/** Electron's safeStorage stand-in (no Electron here): XOR "encryption", a backend name, lockable. */
+class TestSafeStorage implements SafeStorageLike {
+  locked = false;
+  constructor(private readonly backend: string) {}
+  async isAsyncEncryptionAvailable() { return !this.locked; }
+  async encryptStringAsync(s: string) { return new Uint8Array([...new TextEncoder().encode(s)].map((b) => b ^ 0x3c)); }
+  async decryptStringAsync(b: Uint8Array) {
+    if (this.locked) throw new Error('keychain locked');
+    return { result: new TextDecoder().decode(b.map((x) => x ^ 0x3c)), shouldReEncrypt: false };
+  }
+  getSelectedStorageBackend() { return this.backend; }
+}
 
 /** The app's one updater; the test swaps what is behind it (feed down, then a damaged update). */
 function switchableUpdater(first: Updater): { updater: Updater; use: (u: Updater) => void } {
@@ -160,5 +179,114 @@ test('bad input: schema-failing call, foreign caller, browser never returns (can
     await bridge?.stop();
     await chromium?.close();
     await engine?.stop();
+  }
+});
+
+/**
+ * The app hosting the engine in-process, its state behind the keychain (SessionFallbackStore over
+ * KeychainStateStore, as electron-main wires it), signed in through the window.
+ */
+async function inProcessApp(lab: RealEngine, safe: TestSafeStorage, log: TestLogger) {
+  const stateDir = join(lab.dir, 'app-state');
+  let bridge: RendererBridge | undefined;
+  let initial: string | undefined;
+  const store = await new SessionFallbackStore(new KeychainStateStore(safe, new FileBlobStore(stateDir)), (w) => (bridge ? bridge.controller.setSecretsWarning(w) : (initial = w))).open();
+  const inproc = await startInProcessEngine({ store, log, version: '0.1.0' });
+  const opened: string[] = [];
+  bridge = new RendererBridge({ engine: inproc.engine, opener: { openExternal: async (u) => void opened.push(u) }, log, host: { mode: 'in-process', detail: 'test: no meshtrayd' }, ...(initial ? { secretsWarning: initial } : {}) });
+  await bridge.start();
+  const onDisk = (): string[] => {
+    try {
+      return readdirSync(stateDir).sort();
+    } catch {
+      return [];
+    }
+  };
+  return { store, inproc, bridge, opened, stateDir, onDisk };
+}
+
+async function signIn(page: Awaited<ReturnType<typeof loopbackOnlyPage>>, lab: RealEngine, opened: string[]): Promise<void> {
+  await page.getByLabel('Login server').fill(lab.hs.serverURL);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await lab.approveAuthURL(await waitFor('AuthURL', () => opened[0], 30_000));
+  await waitFor('Connected', async () => ((await page.getByTestId('connection-state').innerText().catch(() => '')) === 'Connected' ? true : undefined), 45_000);
+}
+
+test('bad input: no keychain (basic_text) — the window says so, the login works for this session, nothing is written to disk', { timeout: 180_000 }, async (t) => {
+  if (skipUnlessRendererE2E(t)) return;
+  let lab: RealEngine | undefined;
+  let app: Awaited<ReturnType<typeof inProcessApp>> | undefined;
+  let chromium: LaunchedBrowser | undefined;
+  const log = new TestLogger();
+  try {
+    lab = await RealEngine.start({ daemon: false });
+    app = await inProcessApp(lab, new TestSafeStorage('basic_text'), log);
+    chromium = await launchChromium();
+    const page = await loopbackOnlyPage(chromium.browser);
+    await page.goto(app.bridge.url);
+    await page.getByText('No real keychain was found').waitFor();
+    assert.match(await page.getByText('No real keychain was found').innerText(), /will not remember this login after it quits/);
+    await page.getByRole('heading', { name: 'Sign in to your tailnet' }).waitFor();
+    await signIn(page, lab, app.opened);
+    assert.equal((await app.inproc.engine.call('status', {})).BackendState, 'Running', 'the engine is unaffected');
+    await page.getByText('No real keychain was found').waitFor();
+    await shot(page, '13b-keychain-missing-connected');
+    assert.deepEqual(app.onDisk(), [], 'nothing written in plain text (nor under a hard-coded password)');
+    assert.ok(app.store.sessionOnlyKeys.length > 0, 'the login is held in memory');
+  } catch (err) {
+    process.stderr.write(`--- log ---\n${log.lines.slice(-40).join('\n')}\n`);
+    throw err;
+  } finally {
+    await app?.bridge.stop();
+    await chromium?.close();
+    await app?.inproc.stop();
+    await lab?.stop();
+  }
+});
+
+test('bad input: keychain locked mid-session — a warning appears, the change still takes effect, nothing on disk changes; unlocking clears it', { timeout: 180_000 }, async (t) => {
+  if (skipUnlessRendererE2E(t)) return;
+  let lab: RealEngine | undefined;
+  let app: Awaited<ReturnType<typeof inProcessApp>> | undefined;
+  let chromium: LaunchedBrowser | undefined;
+  const log = new TestLogger();
+  try {
+    lab = await RealEngine.start({ daemon: false });
+    const safe = new TestSafeStorage('gnome_libsecret');
+    app = await inProcessApp(lab, safe, log);
+    chromium = await launchChromium();
+    const page = await loopbackOnlyPage(chromium.browser);
+    await page.goto(app.bridge.url);
+    await signIn(page, lab, app.opened);
+    const files = app.onDisk();
+    assert.ok(files.length > 0, 'the login went to the keychain store');
+    const bytes = () => app!.onDisk().map((f) => readFileSync(join(app!.stateDir, f)).toString('hex'));
+    const before = bytes();
+    assert.equal(await page.getByText('The system keychain is locked').count(), 0);
+
+    safe.locked = true;
+    const wanted = !(await app.inproc.engine.call('getPrefs', {})).RouteAll;
+    const r = (await page.evaluate(`window.meshtray.editPrefs({ RouteAll: ${wanted} })`)) as { ok: boolean };
+    assert.equal(r.ok, true, 'the edit is not refused because the keychain is locked');
+    await page.getByText('The system keychain is locked or not available.').waitFor();
+    assert.match(await page.getByText('The system keychain is locked or not available.').innerText(), /will not remember this login after it quits/);
+    assert.equal((await app.inproc.engine.call('getPrefs', {})).RouteAll, wanted, 'the change took effect');
+    assert.equal((await app.inproc.engine.call('status', {})).BackendState, 'Running', 'still connected');
+    assert.deepEqual(bytes(), before, 'nothing on disk changed while locked');
+    await shot(page, '13c-keychain-locked-mid-session');
+
+    safe.locked = false;
+    const r2 = (await page.evaluate(`window.meshtray.editPrefs({ RouteAll: ${!wanted} })`)) as { ok: boolean };
+    assert.equal(r2.ok, true);
+    await page.getByText('The system keychain is locked or not available.').waitFor({ state: 'detached' });
+    assert.deepEqual(app.store.sessionOnlyKeys, [], 'everything reached the keychain');
+  } catch (err) {
+    process.stderr.write(`--- log ---\n${log.lines.slice(-40).join('\n')}\n`);
+    throw err;
+  } finally {
+    await app?.bridge.stop();
+    await chromium?.close();
+    await app?.inproc.stop();
+    await lab?.stop();
   }
 });
