@@ -12,19 +12,52 @@ function owner(st: Status, p: PeerStatus): string {
   if (p.Tags && p.Tags.length) return 'tagged-devices';
   const u = st.User?.[String(p.UserID)];
   const login = u?.LoginName ?? '';
-  // tailscale shows "alice@" for logins without a domain and trims the domain of the self user's tailnet.
+  // tailscale's ownerLogin (cmd/tailscale/cli/status.go) keeps a login up to and including its "@":
+  // "alice@example.com" shows as "alice@", so the column stays narrow.
+  const at = login.indexOf('@');
+  if (at !== -1) return login.slice(0, at + 1);
   return login || (p.UserID ? `user${p.UserID}` : '-');
+}
+
+/**
+ * The status column, as tailscale's printPS (cmd/tailscale/cli/status.go) writes it: idle peers say
+ * "-" (or "idle; exit node" / "idle; offers exit node" / "offline"), active ones
+ * "active; [exit node; |offers exit node; ]relay "code"|direct ip:port", then ", tx N rx M" once
+ * there was traffic. The exit node in use is the peer with ExitNode set (status-builder marks it).
+ */
+function peerState(p: PeerStatus): string {
+  if (p.Expired) return 'expired';
+  const anyTraffic = p.TxBytes !== 0 || p.RxBytes !== 0;
+  const offline = p.Online ? '' : '; offline';
+  let s: string;
+  if (!p.Active) {
+    if (p.ExitNode) s = `idle; exit node${offline}`;
+    else if (p.ExitNodeOption) s = `idle; offers exit node${offline}`;
+    else if (anyTraffic) s = `idle${offline}`;
+    else if (!p.Online) s = 'offline';
+    else s = '-';
+  } else {
+    s = 'active; ';
+    if (p.ExitNode) s += 'exit node; ';
+    else if (p.ExitNodeOption) s += 'offers exit node; ';
+    if (p.CurAddr) s += `direct ${p.CurAddr}`;
+    else if (p.Relay) s += `relay "${p.Relay}"`;
+    s += offline;
+  }
+  if (anyTraffic) s += `, tx ${p.TxBytes} rx ${p.RxBytes}`;
+  return s;
 }
 
 function line(st: Status, p: PeerStatus, self: boolean): string {
   const ip = p.TailscaleIPs[0] ?? '-';
-  let state = '-';
-  if (!self) {
-    if (!p.Online) state = 'offline';
-    else if (p.Active) state = p.CurAddr ? `active; direct ${p.CurAddr}` : p.Relay ? `active; relay "${p.Relay}"` : 'active';
-    if (p.Expired) state = 'expired';
-  }
+  const state = self ? '-' : peerState(p);
   return `${ip.padEnd(15)} ${shortName(p, st.MagicDNSSuffix).padEnd(20)} ${owner(st, p).padEnd(12)} ${(p.OS || '-').padEnd(7)} ${state}`.trimEnd();
+}
+
+/** tailscale's printHealth: "# Health check:" then one "#     - " line per warning. */
+function healthText(st: Status): string {
+  if (!st.Health || st.Health.length === 0) return '';
+  return '# Health check:\n' + st.Health.map((h) => `#     - ${h}`).join('\n') + '\n';
 }
 
 export interface StatusText {
@@ -42,7 +75,8 @@ export function formatStatus(st: Status): StatusText {
     case 'NeedsMachineAuth':
       return { text: 'Machine is not yet approved by tailnet admin.\n', exitCode: 1 };
     case 'NoState':
-      return { text: 'Meshtray is starting.\n', exitCode: 1 };
+      // tailscale prints the health warnings before the description while starting: they often say why.
+      return { text: (healthText(st) ? healthText(st) + '\n' : '') + 'Meshtray is starting.\n', exitCode: 1 };
     default:
       break;
   }
@@ -51,7 +85,7 @@ export function formatStatus(st: Status): StatusText {
   const peers = Object.values(st.Peer ?? {}).sort((a, b) => shortName(a, st.MagicDNSSuffix).localeCompare(shortName(b, st.MagicDNSSuffix)));
   for (const p of peers) lines.push(line(st, p, false));
   let text = lines.join('\n') + '\n';
-  if (st.Health && st.Health.length) text += '\n# Health check:\n' + st.Health.map((h) => `#     - ${h}`).join('\n') + '\n';
+  if (healthText(st)) text += '\n' + healthText(st);
   return { text, exitCode: 0 };
 }
 
