@@ -1,74 +1,28 @@
-// Drives magicsock-agent.ts inside a lab namespace: start it, wait for events, send commands,
-// and small helpers for the tests (kernel ping, TCP transfer through the tailnet).
-import { spawn, type ChildProcess } from 'node:child_process';
+// Drives magicsock-agent.ts inside a lab namespace (through the one lab-agent driver,
+// support/ns-agent.ts), and small helpers for the tests (kernel ping, TCP transfer through the tailnet).
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { DataPlaneCounters } from '../../../main/engine/dataplane/data-plane.js';
+import { run as labRun } from '../../lab/exec.js';
 import type { Lab } from '../../lab/lab.js';
+import type { EngineNodeArgs } from '../support/engine-node.js';
+import { AgentHandle, NsAgent, siblingScriptArgv, tailnetIPv4, type AgentEvent } from '../support/ns-agent.js';
 
-const here = fileURLToPath(import.meta.url);
-const ext = here.endsWith('.ts') ? 'ts' : 'js';
-function agentArgv(): string[] {
-  const file = here.replace(/agent-harness\.(ts|js)$/, `magicsock-agent.${ext}`);
-  return ext === 'ts' ? [process.execPath, '--import', 'tsx', file] : [process.execPath, file];
-}
-
-export interface AgentEvent { event: string; [k: string]: unknown }
+export type { AgentEvent };
 export interface AgentPing { latencyMs: number; endpoint?: string; derpRegionId?: number; derpRegionCode?: string }
 export interface AgentPeer { name: string; key: string; CurAddr: string; RxBytes: number; TxBytes: number; Active: boolean; InMagicSock: boolean; InEngine: boolean; LastHandshake?: string; debug?: Record<string, unknown> }
 
-export class MagicAgent {
-  readonly events: AgentEvent[] = [];
-  stderr = '';
-  private constructor(readonly proc: ChildProcess, private readonly logFile: string | undefined) {}
-
-  static start(ns: string, args: { serverURL: string; authKey: string; hostname: string; port?: number }, logFile?: string): MagicAgent {
-    const p = spawn('ip', ['netns', 'exec', ns, ...agentArgv(), JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const a = new MagicAgent(p, logFile);
-    let buf = '';
-    p.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        try { a.events.push(JSON.parse(line) as AgentEvent); } catch { a.note(`[stdout] ${line}\n`); }
-      }
-    });
-    p.stderr!.on('data', (d: Buffer) => a.note(d.toString()));
-    return a;
-  }
-
-  private note(s: string): void {
-    this.stderr = (this.stderr + s).slice(-200_000);
-    if (this.logFile) appendFileSync(this.logFile, s);
-  }
-
-  async waitFor(pred: (e: AgentEvent) => boolean, ms: number, what: string, from = 0): Promise<AgentEvent> {
-    const t0 = Date.now();
-    for (;;) {
-      const e = this.events.slice(from).find(pred);
-      if (e) return e;
-      if (this.proc.exitCode !== null) throw new Error(`agent exited (${this.proc.exitCode}) before ${what}: ${this.stderr.slice(-3000)}`);
-      if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}; stderr tail: ${this.stderr.slice(-3000)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-
-  private async call(cmd: Record<string, unknown>, event: string, ms = 30_000): Promise<AgentEvent> {
-    const n = this.events.length;
-    this.proc.stdin!.write(JSON.stringify(cmd) + '\n');
-    const e = await this.waitFor((ev) => ev.event === event || (ev.event === 'error' && ev.where === cmd.cmd), ms, String(cmd.cmd), n);
-    if (e.event === 'error') throw new Error(`agent ${String(cmd.cmd)}: ${String(e.error)}`);
-    return e;
+/** The magicsock agent's commands, typed. */
+export class MagicAgent extends AgentHandle {
+  static start(ns: string, args: EngineNodeArgs, logFile?: string): MagicAgent {
+    return new MagicAgent(NsAgent.start(ns, siblingScriptArgv(import.meta.url, 'magicsock-agent'), args, logFile ? { logFile } : {}));
   }
 
   async ping(target: string, timeoutMs = 5000): Promise<AgentPing | null> {
     const e = await this.call({ cmd: 'ping', target, timeoutMs }, 'ping', timeoutMs + 5000);
-    if (e.event === 'error' || e.error) throw new Error(`ping: ${String(e.error)}`);
-    return (e.result as AgentPing | null) ?? null;
+    if (e['error']) throw new Error(`ping: ${String(e['error'])}`);
+    return (e['result'] as AgentPing | null) ?? null;
   }
 
   /** Pings up to `count` times, 1 s apart, until one comes back direct (tailscale ping --until-direct). */
@@ -85,37 +39,22 @@ export class MagicAgent {
 
   async metrics(): Promise<{ metrics: Record<string, number>; counters: DataPlaneCounters }> {
     const e = await this.call({ cmd: 'metrics' }, 'metrics');
-    return { metrics: e.metrics as Record<string, number>, counters: e.counters as DataPlaneCounters };
+    return { metrics: e['metrics'] as Record<string, number>, counters: e['counters'] as DataPlaneCounters };
   }
 
   async peers(): Promise<AgentPeer[]> {
-    const e = await this.call({ cmd: 'peers' }, 'peers');
-    return e.peers as AgentPeer[];
+    return (await this.call({ cmd: 'peers' }, 'peers'))['peers'] as AgentPeer[];
   }
 
   async derpStatus(): Promise<{ regionId: number; state: string; home: boolean }[]> {
-    const e = await this.call({ cmd: 'peers' }, 'peers');
-    return e.derp as { regionId: number; state: string; home: boolean }[];
-  }
-
-  async stop(): Promise<void> {
-    if (this.proc.exitCode !== null) return;
-    this.proc.stdin!.end();
-    const t = setTimeout(() => this.proc.kill('SIGKILL'), 5000);
-    await new Promise((r) => this.proc.once('exit', r));
-    clearTimeout(t);
+    return (await this.call({ cmd: 'peers' }, 'peers'))['derp'] as { regionId: number; state: string; home: boolean }[];
   }
 }
 
-export function run(argv: string[], ns: string, timeoutMs = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (code) => { clearTimeout(t); resolve({ code: code ?? -1, stdout, stderr }); });
-  });
+/** A command in a namespace (the lab's runner), with this file's older result shape. */
+export async function run(argv: string[], ns: string, timeoutMs = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
+  const r = await labRun(argv, { ns, timeoutMs });
+  return { code: r.code ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Kernel ICMP ping through the tailnet, retried until it works or `ms` passes. */
@@ -175,8 +114,7 @@ export async function startAgent(lab: Lab, host: string): Promise<{ agent: Magic
   const authKey = await lab.authKey();
   const agent = MagicAgent.start(lab.host(host).ns, { serverURL: lab.loginServer, authKey, hostname: host }, join(lab.dir, `${host}-agent.log`));
   const ready = await agent.waitFor((e) => e.event === 'ready', 60_000, 'agent ready');
-  const v4 = (ready.addresses as string[]).find((a) => !a.includes(':'))!.split('/')[0]!;
-  return { agent, ip: v4 };
+  return { agent, ip: tailnetIPv4(ready['addresses'])! };
 }
 
 export async function tailscaleIPv4(lab: Lab, host: string): Promise<string> {

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor } from '../../lab/proc.js';
 import { withLab } from '../../lab/with-lab.js';
+import { approveExitNode, EXIT_HOST, EXIT_IP, webSeenFrom } from '../support/os-scenarios.js';
 
 test('meshtrayd killed with an exit node and accept-dns: the next start repairs, down restores exactly', { timeout: 300_000 }, async (t) => {
   await withLab(
@@ -17,7 +18,7 @@ test('meshtrayd killed with an exit node and accept-dns: the next start repairs,
       derpRegions: 1,
       hosts: [
         { name: 'm1', nat: 'easy', peer: 'meshtrayd' },
-        { name: 'exit', nat: 'none', publicIp: '198.51.100.70', ipForward: true, upArgs: ['--advertise-exit-node'] },
+        EXIT_HOST,
       ],
     },
     async (lab) => {
@@ -27,16 +28,16 @@ test('meshtrayd killed with an exit node and accept-dns: the next start repairs,
       const resolvPath = join('/etc/netns', m1.ns, 'resolv.conf');
       const resolvBefore = readFileSync(resolvPath);
       const inM1 = async (argv: string[]) => (await lab.exec('m1', argv, 15_000)).stdout;
-      const seen = async () => (await inM1(['curl', '-s', '--max-time', '4', `http://${web.ip}/`])).trim();
+      const seen = () => webSeenFrom(lab, 'm1', web);
       const rules52 = async () => (await inM1(['ip', 'rule', 'show'])).split('\n').filter((l) => /lookup 52/.test(l)).length;
       const chains = async () => (await inM1(['iptables-save'])).split('\n').filter((l) => /^:mt-/.test(l)).sort();
 
-      await lab.headscale.approveRoutes((await lab.headscale.nodeByName('exit'))!.id, ['0.0.0.0/0', '::/0']);
+      await approveExitNode(lab.headscale, 'exit');
       await waitFor('set --exit-node=exit --accept-dns', async () => {
         const r = await mt.cli(['set', '--exit-node=exit', '--accept-dns']);
         return r.code === 0 || r.stderr.trim();
       }, { timeoutMs: 60_000, intervalMs: 1000 });
-      await waitFor('web sees the exit node', async () => (await seen()) === '198.51.100.70' || `web saw ${await seen()}`, { timeoutMs: 30_000, intervalMs: 500 });
+      await waitFor('web sees the exit node', async () => (await seen()) === EXIT_IP || `web saw ${await seen()}`, { timeoutMs: 30_000, intervalMs: 500 });
       assert.match(readFileSync(resolvPath, 'utf8'), /nameserver 100\.100\.100\.100/);
       const chainsBefore = await chains();
       const rulesBefore = await rules52();
@@ -59,7 +60,7 @@ test('meshtrayd killed with an exit node and accept-dns: the next start repairs,
 
       // restart: repair, then the same prefs (exit node) come back
       await mt.start();
-      await waitFor('back through the exit node', async () => (await seen()) === '198.51.100.70' || `web saw ${await seen()}`, { timeoutMs: 60_000, intervalMs: 500 });
+      await waitFor('back through the exit node', async () => (await seen()) === EXIT_IP || `web saw ${await seen()}`, { timeoutMs: 60_000, intervalMs: 500 });
       assert.deepEqual(await chains(), chainsBefore, 'no duplicate or stale chains');
       assert.equal(await rules52(), rulesBefore, 'policy rules not doubled');
 

@@ -13,28 +13,19 @@
 //   down — routes, rules, iptables and resolv.conf (byte for byte) restored.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { peerByHostName } from '../../lab/peer-output.js';
 import { waitFor } from '../../lab/proc.js';
 import { withLab } from '../../lab/with-lab.js';
+import { approveExitNode, digQuad100, EXIT_IP, httpFrom, issue6Hosts, ONLY_8080_POLICY, startPortServers, webSeenFrom } from '../support/os-scenarios.js';
 
 interface Why { verdict: string; text: string; node?: { name: string }; prefix?: string; path?: { kind: string } }
 
 test('issue 6 through meshtrayd + meshtray CLI with real tailscaled peers', { timeout: 480_000 }, async (t) => {
   await withLab(
     t,
-    {
-      name: 'os-daemon',
-      derpRegions: 1,
-      hosts: [
-        { name: 'm1', nat: 'easy', peer: 'meshtrayd' },
-        { name: 'exit', nat: 'none', publicIp: '198.51.100.70', ipForward: true, upArgs: ['--advertise-exit-node'] },
-        { name: 'sr', nat: 'none', publicIp: '198.51.100.60', lan: { prefix: '10.20.0', hosts: ['lanhost'] }, upArgs: ['--advertise-routes=10.20.0.0/24'] },
-        { name: 't1', nat: 'easy' },
-      ],
-    },
+    { name: 'os-daemon', derpRegions: 1, hosts: issue6Hosts('meshtrayd') },
     async (lab) => {
       const hs = lab.headscale;
       const m1 = lab.host('m1');
@@ -63,7 +54,7 @@ test('issue 6 through meshtrayd + meshtray CLI with real tailscaled peers', { ti
       const m1ip = (await mt.ip()).find((x) => !x.includes(':'))!;
 
       // ---- MagicDNS: quad-100 answers on real sockets in m1's namespace ----
-      const dig = async (args: string[]) => (await inM1(['dig', '+short', '+time=2', '+tries=1', '@100.100.100.100', ...args])).stdout.trim();
+      const dig = (args: string[]) => digQuad100(lab, 'm1', args);
       await waitFor('quad-100 answers t1', async () => (await dig(['t1.tailnet.test'])) === t1ip || 'not yet', { timeoutMs: 30_000, intervalMs: 300 });
       assert.equal(await dig(['-x', t1ip]), 't1.tailnet.test.', 'PTR');
       assert.equal(await dig(['+tcp', 't1.tailnet.test']), t1ip, 'TCP');
@@ -81,7 +72,7 @@ test('issue 6 through meshtrayd + meshtray CLI with real tailscaled peers', { ti
       assert.match(await ok(['why', 't1']), /t1/);
 
       // ---- exit node: bad input first (one line, non-zero, table unchanged) ----
-      const seen = async () => (await inM1(['curl', '-s', '--max-time', '4', `http://${web.ip}/`])).stdout.trim();
+      const seen = () => webSeenFrom(lab, 'm1', web);
       assert.equal(await seen(), m1.publicIp, 'before: straight out through our own NAT');
       const before52 = await table52();
       const notExit = await cli(['set', '--exit-node=t1']);
@@ -95,7 +86,7 @@ test('issue 6 through meshtrayd + meshtray CLI with real tailscaled peers', { ti
       assert.equal(await table52(), before52, 'routing table unchanged after refused input');
       assert.equal((await prefs())['ExitNodeID'], '');
 
-      await hs.approveRoutes((await hs.nodeByName('exit'))!.id, ['0.0.0.0/0', '::/0']);
+      await approveExitNode(hs, 'exit');
       await waitFor('exit offers itself', async () => {
         const r = await cli(['set', '--exit-node=exit']);
         return r.code === 0 || r.err.trim();
@@ -105,8 +96,20 @@ test('issue 6 through meshtrayd + meshtray CLI with real tailscaled peers', { ti
       const st = JSON.parse(await ok(['status', '--json'])) as { Prefs?: Record<string, unknown>; Peer: Record<string, { HostName: string; ExitNode: boolean }> };
       assert.equal(st.Prefs?.['ExitNodeID'], exitID, 'status --json mirrors prefs');
       assert.equal(Object.values(st.Peer).find((p) => p.HostName === 'exit')?.ExitNode, true);
-      await waitFor('web sees the exit node', async () => (await seen()) === '198.51.100.70' || `web saw ${await seen()}`, { timeoutMs: 30_000, intervalMs: 500 });
+      await waitFor('web sees the exit node', async () => (await seen()) === EXIT_IP || `web saw ${await seen()}`, { timeoutMs: 30_000, intervalMs: 500 });
       assert.equal((await inM1(['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '4', `${lab.loginServer}/health`])).stdout, '200', 'control reachable');
+      // `meshtray status` (text) shows the exit node in use on its line, as `tailscale status` does
+      // ("active; exit node; direct …" once traffic flows through it), and the health warnings last.
+      let statusText = '';
+      await waitFor('status text: exit is the active exit node', async () => {
+        statusText = await ok(['status']);
+        return /^\S+\s+exit\s+\S+\s+\S+\s+active; exit node; (direct \S+|relay "\S+")/m.test(statusText) || statusText;
+      }, { timeoutMs: 20_000, intervalMs: 500 });
+      t.diagnostic(`meshtray status:\n${statusText}`);
+      const stNow = JSON.parse(await ok(['status', '--json'])) as { Health: string[] | null };
+      if (stNow.Health?.length) assert.match(statusText, /\n# Health check:\n(#     - .+\n)+$/, 'health warnings at the end');
+      else assert.doesNotMatch(statusText, /# Health check/);
+      if (process.env['MESHTRAY_RECORD_STATUS']) writeFileSync(process.env['MESHTRAY_RECORD_STATUS'], JSON.stringify(stNow, null, 2) + '\n');
       const w1 = await why(web.ip);
       assert.deepEqual([w1.verdict, w1.node?.name], ['exit-node', 'exit']);
       assert.ok(w1.path && w1.path.kind !== 'unknown', `path from magicsock: ${JSON.stringify(w1.path)}`);
@@ -144,20 +147,19 @@ test('issue 6 through meshtrayd + meshtray CLI with real tailscaled peers', { ti
         const n = await hs.nodeByName('m1');
         return (n?.available_routes ?? []).includes('0.0.0.0/0') || `available: ${JSON.stringify(n?.available_routes)}`;
       }, { timeoutMs: 20_000, intervalMs: 500 });
-      await hs.approveRoutes((await hs.nodeByName('m1'))!.id, ['0.0.0.0/0', '::/0']);
+      await approveExitNode(hs, 'm1');
       await waitFor('t1 uses m1 as its exit node', async () => {
         const r = await t1.cli(['set', '--exit-node=m1']);
         return r.code === 0 || r.stderr.trim();
       }, { timeoutMs: 60_000, intervalMs: 1000 });
-      const seenFromT1 = async () => (await lab.exec('t1', ['curl', '-s', '--max-time', '4', `http://${web.ip}/`], 10_000)).stdout.trim();
+      const seenFromT1 = () => webSeenFrom(lab, 't1', web);
       await waitFor("t1's web traffic leaves from m1", async () => (await seenFromT1()) === m1.publicIp || `web saw ${await seenFromT1()}`, { timeoutMs: 30_000, intervalMs: 500 });
       assert.equal((await t1.cli(['set', '--exit-node='])).code, 0);
 
       // ---- packet filter from a Headscale policy ----
-      const srv = spawn('ip', ['netns', 'exec', m1.ns, process.execPath, '-e', "for (const p of [8080, 8081]) require('http').createServer((q, s) => s.end('port ' + p)).listen(p)"], { stdio: 'ignore' });
-      t.after(() => srv.kill('SIGKILL'));
-      await hs.setPolicy(`{ "acls": [ { "action": "accept", "src": ["*"], "dst": ["*:8080"] } ] }`);
-      const curl = async (port: number) => (await lab.exec('t1', ['curl', '-s', '--max-time', '4', `http://${m1ip}:${port}/`], 10_000)).stdout;
+      startPortServers(t, lab, 'm1', [8080, 8081]);
+      await hs.setPolicy(ONLY_8080_POLICY);
+      const curl = (port: number) => httpFrom(lab, 't1', `${m1ip}:${port}`);
       await waitFor('t1 reaches m1:8080', async () => (await curl(8080)) === 'port 8080' || 'not yet', { timeoutMs: 30_000, intervalMs: 500 });
       const drops = async () => Number(/^filter_dropped_acl (\d+)$/m.exec(await ok(['debug', 'metrics']))?.[1] ?? NaN);
       const d0 = await drops();

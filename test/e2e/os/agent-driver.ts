@@ -1,76 +1,34 @@
-// Drives os-agent.ts (a Meshtray node with the OS integration) inside a lab namespace.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+// Starts os-agent.ts (a Meshtray node with the OS integration) on a lab host through the one
+// lab-agent driver (support/ns-agent.ts: events, JSON commands, error events with codes, stop).
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Lab } from '../../lab/lab.js';
+import { AgentHandle, NsAgent, siblingScriptArgv, type AgentEvent } from '../support/ns-agent.js';
 
-export type Ev = { event: string; [k: string]: unknown };
+export type Ev = AgentEvent;
 
-export class Agent {
-  readonly events: Ev[] = [];
-  private constructor(readonly proc: ChildProcess) {}
+/** The os agent: `wait` is the name the os tests and the DNS bench use for waitFor. */
+export class Agent extends AgentHandle {
+  /** `extra`: more config for os-agent.ts, e.g. { quad100: 'local' }. */
   static start(lab: Lab, host: string, authKey: string, extra: Record<string, unknown> = {}): Agent {
-    const here = fileURLToPath(import.meta.url);
-    const ts = here.endsWith('.ts');
-    const file = join(here, '..', `os-agent.${ts ? 'ts' : 'js'}`);
     const stateDir = join(lab.dir, `${host}-state`);
     mkdirSync(stateDir, { recursive: true });
-    const argv = ['netns', 'exec', lab.host(host).ns, process.execPath, ...(ts ? ['--import', 'tsx'] : []), file, JSON.stringify({ serverURL: lab.loginServer, authKey, hostname: host, stateDir, ...extra })];
-    const p = spawn('ip', argv, { stdio: ['pipe', 'pipe', 'pipe'] });
-    const a = new Agent(p);
     // Outside the lab dir (torn down first) so a failure leaves the agent's log behind.
     const logDir = join(fileURLToPath(import.meta.url), '..', '..', '..', '..', 'test-artifacts', 'os');
     mkdirSync(logDir, { recursive: true });
     const logFile = join(logDir, `${host}-agent.log`);
     writeFileSync(logFile, '');
-    const note = (s: string | Buffer) => {
-      try {
-        appendFileSync(logFile, s);
-      } catch {
-        /* log dir gone: ignore */
-      }
-    };
-    let buf = '';
-    p.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        try {
-          a.events.push(JSON.parse(line) as Ev);
-        } catch {
-          note(line + '\n');
-        }
-      }
-    });
-    p.stderr!.on('data', (d: Buffer) => note(d));
-    return a;
+    const config = { serverURL: lab.loginServer, authKey, hostname: host, stateDir, ...extra };
+    // os-agent's stdin EOF runs `down` (routes, rules, iptables, resolv.conf): give it time.
+    return new Agent(NsAgent.start(lab.host(host).ns, siblingScriptArgv(import.meta.url, 'os-agent'), config, { logFile, stopGraceMs: 15_000 }));
   }
-  async wait(pred: (e: Ev) => boolean, ms: number, what: string, from = 0): Promise<Ev> {
-    const t0 = Date.now();
-    for (;;) {
-      const e = this.events.slice(from).find(pred);
-      if (e) return e;
-      if (this.proc.exitCode !== null) throw new Error(`agent exited before ${what}`);
-      if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+
+  wait(pred: (e: Ev) => boolean, ms: number, what: string, from = 0): Promise<Ev> {
+    return this.waitFor(pred, ms, what, from);
   }
-  async call(cmd: Record<string, unknown>, event: string, ms = 60_000): Promise<Ev> {
-    const n = this.events.length;
-    this.proc.stdin!.write(JSON.stringify(cmd) + '\n');
-    const e = await this.wait((ev) => ev.event === event || (ev.event === 'error' && ev['where'] === cmd['cmd']), ms, String(cmd['cmd']), n);
-    if (e.event === 'error') throw Object.assign(new Error(String(e['error'])), { code: e['code'] });
-    return e;
-  }
-  async stop(): Promise<void> {
-    if (this.proc.exitCode !== null) return;
-    this.proc.stdin!.end();
-    const t = setTimeout(() => this.proc.kill('SIGKILL'), 15_000);
-    await new Promise((r) => this.proc.once('exit', r));
-    clearTimeout(t);
+  /** os-agent commands touch routes, iptables and resolv.conf: a minute by default. */
+  override call(cmd: { cmd: string; [k: string]: unknown }, event: string, ms = 60_000): Promise<Ev> {
+    return super.call(cmd, event, ms);
   }
 }
-

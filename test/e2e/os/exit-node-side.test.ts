@@ -8,6 +8,7 @@ import { peerByHostName } from '../../lab/peer-output.js';
 import { waitFor } from '../../lab/proc.js';
 import { withLab } from '../../lab/with-lab.js';
 import { Agent } from './agent-driver.js';
+import { approveExitNode, digQuad100, webSeenFrom } from '../support/os-scenarios.js';
 
 test('a tailscaled client uses a Meshtray exit node', { timeout: 300_000 }, async (t) => {
   await withLab(
@@ -28,13 +29,13 @@ test('a tailscaled client uses a Meshtray exit node', { timeout: 300_000 }, asyn
       const c1 = lab.peer('c1');
       // quad-100 through the TUN intercept (the agent's default)
       const c1ip = (await c1.ip()).find((x) => !x.includes(':'))!;
-      await waitFor('quad-100 via the TUN answers c1', async () => (await lab.exec('m1', ['dig', '+short', '+time=2', '+tries=1', '@100.100.100.100', 'c1.tailnet.test'])).stdout.trim() === c1ip || 'not yet', { timeoutMs: 20_000, intervalMs: 300 });
-      const seen = async () => (await lab.exec('c1', ['curl', '-s', '--max-time', '4', `http://${web.ip}/`])).stdout.trim();
+      await waitFor('quad-100 via the TUN answers c1', async () => (await digQuad100(lab, 'm1', ['c1.tailnet.test'])) === c1ip || 'not yet', { timeoutMs: 20_000, intervalMs: 300 });
+      const seen = () => webSeenFrom(lab, 'c1', web);
       assert.equal(await seen(), lab.host('c1').publicIp);
 
       await agent.call({ cmd: 'set', prefs: { AdvertiseRoutes: ['0.0.0.0/0', '::/0'] } }, 'set');
       await waitFor('headscale sees m1 offering an exit node', async () => ((await hs.nodeByName('m1'))?.available_routes ?? []).includes('0.0.0.0/0') || 'not yet', { timeoutMs: 30_000, intervalMs: 300 });
-      await hs.approveRoutes((await hs.nodeByName('m1'))!.id, ['0.0.0.0/0', '::/0']);
+      await approveExitNode(hs, 'm1');
       await c1.waitStatus('m1 offered as exit node', (s) => peerByHostName(s, 'm1')?.ExitNodeOption === true, 30_000);
       const r = await c1.cli(['set', '--exit-node=m1']);
       assert.equal(r.code, 0, r.stderr);

@@ -19,19 +19,12 @@ import { Agent } from './agent-driver.js';
 import { peerByHostName } from '../../lab/peer-output.js';
 import { waitFor } from '../../lab/proc.js';
 import { withLab } from '../../lab/with-lab.js';
+import { approveExitNode, digQuad100, EXIT_IP, httpFrom, issue6Hosts, ONLY_8080_POLICY, startPortServers, webSeenFrom } from '../support/os-scenarios.js';
 
 test('issue 6 scenarios with a Meshtray node and real tailscaled peers', { timeout: 420_000 }, async (t) => {
   await withLab(
     t,
-    {
-      derpRegions: 1,
-      hosts: [
-        { name: 'm1', nat: 'easy', peer: 'none' },
-        { name: 'exit', nat: 'none', publicIp: '198.51.100.70', ipForward: true, upArgs: ['--advertise-exit-node'] },
-        { name: 'sr', nat: 'none', publicIp: '198.51.100.60', lan: { prefix: '10.20.0', hosts: ['lanhost'] }, upArgs: ['--advertise-routes=10.20.0.0/24'] },
-        { name: 't1', nat: 'easy' },
-      ],
-    },
+    { derpRegions: 1, hosts: issue6Hosts('none') },
     async (lab) => {
       const hs = lab.headscale;
       const m1 = lab.host('m1');
@@ -50,19 +43,20 @@ test('issue 6 scenarios with a Meshtray node and real tailscaled peers', { timeo
 
       // ---- MagicDNS through the TUN intercept, and the OS resolver ----
       assert.match(readFileSync(join('/etc/netns', m1.ns, 'resolv.conf'), 'utf8'), /nameserver 100\.100\.100\.100/);
-      await waitFor('quad-100 answers t1', async () => (await inM1(['dig', '+short', '+time=2', '+tries=1', '@100.100.100.100', 't1.tailnet.test'])).stdout.trim() === t1ip || 'not yet', { timeoutMs: 20_000, intervalMs: 300 });
-      assert.equal((await inM1(['dig', '+short', '+time=2', '+tries=1', '@100.100.100.100', '-x', t1ip])).stdout.trim(), 't1.tailnet.test.');
-      assert.equal((await inM1(['dig', '+short', '+tcp', '+time=2', '+tries=1', '@100.100.100.100', 't1.tailnet.test'])).stdout.trim(), t1ip, 'TCP');
-      assert.equal((await inM1(['dig', '+short', '+time=2', '+tries=1', '@100.100.100.100', 'svc.tailnet.test'])).stdout.trim(), '100.64.0.50', 'Headscale extra record');
+      const dig = (args: string[]) => digQuad100(lab, 'm1', args);
+      await waitFor('quad-100 answers t1', async () => (await dig(['t1.tailnet.test'])) === t1ip || 'not yet', { timeoutMs: 20_000, intervalMs: 300 });
+      assert.equal(await dig(['-x', t1ip]), 't1.tailnet.test.');
+      assert.equal(await dig(['+tcp', 't1.tailnet.test']), t1ip, 'TCP');
+      assert.equal(await dig(['svc.tailnet.test']), '100.64.0.50', 'Headscale extra record');
       assert.match((await inM1(['getent', 'hosts', 't1'])).stdout, new RegExp(`^${t1ip.replace(/\./g, '\\.')}\\s+t1\\.tailnet\\.test`), 'OS resolver + search domain');
 
       // ---- exit node ----
-      const seen = async () => (await inM1(['curl', '-s', '--max-time', '4', `http://${web.ip}/`])).stdout.trim();
+      const seen = () => webSeenFrom(lab, 'm1', web);
       assert.equal(await seen(), m1.publicIp, 'before: straight out through our own NAT');
       // a peer that is no exit node: a clear error, nothing changes
       await assert.rejects(agent.call({ cmd: 'set', exitNode: 't1' }, 'set'), (e: Error & { code?: string }) => e.code === 'ERR_NOT_EXIT_NODE');
       await assert.rejects(agent.call({ cmd: 'set', exitNode: 'nosuch' }, 'set'), (e: Error & { code?: string }) => e.code === 'ERR_NO_SUCH_PEER');
-      await hs.approveRoutes((await hs.nodeByName('exit'))!.id, ['0.0.0.0/0', '::/0']);
+      await approveExitNode(hs, 'exit');
       await waitFor('exit offers itself', async () => {
         try {
           await agent.call({ cmd: 'set', exitNode: 'exit' }, 'set');
@@ -71,7 +65,7 @@ test('issue 6 scenarios with a Meshtray node and real tailscaled peers', { timeo
           return (e as Error).message;
         }
       }, { timeoutMs: 90_000, intervalMs: 500 });
-      await waitFor('web sees the exit node', async () => (await seen()) === '198.51.100.70' || `web saw ${await seen()}`, { timeoutMs: 30_000, intervalMs: 500 });
+      await waitFor('web sees the exit node', async () => (await seen()) === EXIT_IP || `web saw ${await seen()}`, { timeoutMs: 30_000, intervalMs: 500 });
       // the control server stays reachable (its address is kept off the tunnel)
       assert.equal((await inM1(['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '4', `${lab.loginServer}/health`])).stdout, '200');
       // DNS under the exit node goes to the exit node's peerapi DoH (our own resolver, 127.0.0.1 in
@@ -111,10 +105,9 @@ test('issue 6 scenarios with a Meshtray node and real tailscaled peers', { timeo
       await waitFor('web sees our NAT again', async () => (await seen()) === m1.publicIp || `web saw ${await seen()}`, { timeoutMs: 20_000, intervalMs: 500 });
 
       // ---- packet filter from a Headscale policy ----
-      const srv = spawn('ip', ['netns', 'exec', m1.ns, process.execPath, '-e', "for (const p of [8080, 8081]) require('http').createServer((q, s) => s.end('port ' + p)).listen(p)"], { stdio: 'ignore' });
-      t.after(() => srv.kill('SIGKILL'));
-      await hs.setPolicy(`{ "acls": [ { "action": "accept", "src": ["*"], "dst": ["*:8080"] } ] }`);
-      const curl = async (port: number) => (await lab.exec('t1', ['curl', '-s', '--max-time', '4', `http://${m1ip}:${port}/`], 10_000)).stdout;
+      startPortServers(t, lab, 'm1', [8080, 8081]);
+      await hs.setPolicy(ONLY_8080_POLICY);
+      const curl = (port: number) => httpFrom(lab, 't1', `${m1ip}:${port}`);
       await waitFor('t1 reaches m1:8080', async () => (await curl(8080)) === 'port 8080' || 'not yet', { timeoutMs: 30_000, intervalMs: 500 });
       const before = ((await agent.call({ cmd: 'acl' }, 'acl'))['drops'] as { acl: number }).acl;
       // wait until the new filter is installed on m1 (8081 stops answering), then count

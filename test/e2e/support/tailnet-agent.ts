@@ -10,6 +10,7 @@ import { PrivateKey } from '../../../main/engine/keys/keys.js';
 import type { Random } from '../../../main/engine/ports/ports.js';
 import type { RecordingLogger } from '../../unit/engine/derp/helpers.js';
 import { logger, realClock, systemRandomForTests } from '../derp/support.js';
+import { emit } from './agent-io.js';
 
 export interface JoinArgs { serverURL: string; authKey: string; hostname: string }
 
@@ -26,8 +27,8 @@ export interface PeerNode {
   Hostinfo?: { Hostname?: string };
 }
 
-/** One JSON event line on stdout (what NsAgent reads). */
-export const emit = (o: Record<string, unknown>): void => void process.stdout.write(JSON.stringify(o) + '\n');
+/** One JSON event line on stdout (what NsAgent reads); the framing lives in agent-io.ts. */
+export { emit };
 
 /** The peer's home DERP region: HomeDERP, or the legacy "127.3.3.40:<region>" DERP field; undefined if neither. */
 export function peerHome(p: PeerNode | undefined): number | undefined {
