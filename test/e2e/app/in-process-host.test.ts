@@ -176,6 +176,7 @@ test('in-process host on m1 (no meshtrayd): the app as uid 65534 with the root h
 
         // Connect again (a new TUN from the helper), then kill -9 the app: the helper restores.
         await page.getByRole('button', { name: 'Connect', exact: true }).click();
+        // (kill -9 of the app host below: the helper must restore on its own)
         await waitFor('Connected again', async () => ((await page.getByTestId('connection-state').innerText()).startsWith('Connected') ? true : undefined), 60_000);
         await waitFor('ping a1 again', async () => ((await inM1(['ping', '-c1', '-W2', a1ip], 10_000)).code === 0 ? true : undefined), 60_000, 500);
         await waitFor('resolv.conf ours again', () => (/100\.100\.100\.100/.test(readFileSync(resolvPath, 'utf8')) ? true : undefined), 30_000);
@@ -190,6 +191,29 @@ test('in-process host on m1 (no meshtrayd): the app as uid 65534 with the root h
         assert.deepEqual(readFileSync(resolvPath), resolvBefore, 'resolv.conf byte for byte after the crash');
         assert.equal((await inM1(['ip', 'link', 'show', 'dev', TUN])).code !== 0, true, 'the TUN is gone');
         assert.match(hp.out, /app session ended/);
+
+        // The app starts again after the crash (same state: still logged in, WantRunning): the
+        // helper hands it a fresh TUN and traffic flows. Then Log out from the window restores.
+        app = startApp();
+        const ap2 = app;
+        const url2 = await waitFor('bridge URL after restart', () => /^bridge (\S+)$/m.exec(ap2.out)?.[1], 90_000);
+        chromium = await launchChromium(wrapper);
+        const page2 = await loopbackOnlyPage(chromium.browser);
+        await page2.goto(url2);
+        await waitFor('Connected after restart', async () => ((await page2.getByTestId('connection-state').innerText()).startsWith('Connected') ? true : undefined), 60_000);
+        await waitFor('ping a1 after restart', async () => ((await inM1(['ping', '-c1', '-W2', a1ip], 10_000)).code === 0 ? true : undefined), 60_000, 500);
+        await page2.getByRole('button', { name: 'Account' }).click();
+        await page2.getByRole('button', { name: 'Log out' }).click();
+        await waitFor('Logged out', async () => ((await page2.getByTestId('connection-state').innerText()).startsWith('Logged out') ? true : undefined), 30_000);
+        await waitFor('restored after Log out', async () => (restored(await kernel()) ? true : undefined), 30_000, 300);
+        assert.deepEqual(await kernel(), before);
+        assert.deepEqual(readFileSync(resolvPath), resolvBefore, 'resolv.conf byte for byte after Log out');
+        await shot(page2, 'inproc-4-logged-out');
+        await chromium.close();
+        chromium = undefined;
+        ap2.p.kill('SIGTERM');
+        assert.equal(await ap2.exited, 0, 'the app host exits cleanly');
+        app = undefined;
 
         // The helper itself stops cleanly.
         hp.p.kill('SIGTERM');
