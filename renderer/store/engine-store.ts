@@ -12,6 +12,8 @@ export interface PingView {
   latencyMs?: number;
   via?: string;
   error?: string;
+  /** When the answer (or the failure) came, ms since the epoch. */
+  at?: number;
 }
 
 export interface EngineView {

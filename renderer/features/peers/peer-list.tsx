@@ -1,6 +1,7 @@
 // The peer list: name, addresses (copy), OS, online, direct or relayed, latency after a ping.
 // Search matches name, DNS name, addresses and OS; rows are precomputed once per status update.
 import { useDeferredValue, useId, useMemo, useState } from 'react';
+import { measureLatency } from '../../api/measure-latency.js';
 import { useAction, useServices, useUi } from '../../context.js';
 import { CopyButton } from '../../components/copy-button.js';
 import { VirtualList } from '../../components/virtual-list.js';
@@ -65,20 +66,7 @@ function PeerRowView({ row }: { row: PeerRow }) {
             disabled={ping?.pending}
             onClick={() =>
               void act(async (c) => {
-                store.getState().setPing(ip, { pending: true });
-                try {
-                  const r = await c.call('ping', { Target: ip });
-                  const via = r.Endpoint ? `direct ${r.Endpoint}` : r.DERPRegionCode ? `DERP ${r.DERPRegionCode}` : undefined;
-                  store.getState().setPing(ip, {
-                    pending: false,
-                    ...(r.LatencySeconds !== undefined ? { latencyMs: r.LatencySeconds * 1000 } : {}),
-                    ...(via ? { via } : {}),
-                    ...(r.Err ? { error: r.Err } : {}),
-                  });
-                } catch (e) {
-                  store.getState().setPing(ip, { pending: false, error: e instanceof Error ? e.message : String(e) });
-                  throw e;
-                }
+                await measureLatency(c, store, ip);
               })
             }
           >

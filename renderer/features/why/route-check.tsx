@@ -5,6 +5,7 @@
 // publishes different settings the view says the answer may be out of date instead of guessing.
 import { useId, useMemo, useRef, useState, type FormEvent } from 'react';
 import type { WhyAnswerWire } from '../../../common/contract/api.js';
+import { measureLatency } from '../../api/measure-latency.js';
 import { useServices, useUi } from '../../context.js';
 import { peerRows } from '../../store/selectors.js';
 import { checkDestination, describePing, describeRoute, describeWhyError, inputError, type WhyErrorView } from './route-answer.js';
@@ -69,20 +70,11 @@ export function RouteCheck() {
   // store's pings, which the exit-node picker shows beside the peer.
   const measure = async (target: string, mine: number): Promise<void> => {
     setLatency({ state: 'measuring' });
-    store.getState().setPing(target, { pending: true });
     try {
-      const p = await client.call('ping', { Target: target, TimeoutMs: 3_000 });
-      store.getState().setPing(target, {
-        pending: false,
-        ...(p.LatencySeconds !== undefined ? { latencyMs: p.LatencySeconds * 1000 } : {}),
-        ...(p.Endpoint ? { via: p.Endpoint } : p.DERPRegionCode ? { via: `DERP ${p.DERPRegionCode}` } : {}),
-        ...(p.Err ? { error: p.Err } : {}),
-      });
+      const p = await measureLatency(client, store, target, 3_000);
       if (mine === seq.current) setLatency({ state: 'done', line: describePing(p) });
     } catch (e) {
-      const msg = e instanceof Error ? e.message : String(e);
-      store.getState().setPing(target, { pending: false, error: msg });
-      if (mine === seq.current) setLatency({ state: 'done', line: `Latency unknown: ${msg}` });
+      if (mine === seq.current) setLatency({ state: 'done', line: `Latency unknown: ${e instanceof Error ? e.message : String(e)}` });
     }
   };
 

@@ -192,6 +192,8 @@ test('lab: window on m1 (meshtrayd): sign in, peers, exit node seen by the echo 
 
         // ---- Exit node x1: the engine's prefs, the status line, and the echo host sees x1.
         await pg.getByRole('button', { name: 'Exit node' }).click();
+        // The picker measures each online exit node's latency through the engine (a disco ping).
+        await pg.getByRole('radio', { name: /^x1 · \d+ ms$/ }).waitFor({ timeout: 15_000 });
         await pg.getByRole('radio', { name: /^x1/ }).click();
         await waitFor('engine ExitNodeID', async () => ((await cliPrefs()).ExitNodeID === x1Peer.ID ? true : undefined), 20_000);
         await waitFor('status line: exit node x1', async () => ((await connState()) === 'Connected · using an exit node (x1)' ? true : undefined), 20_000);
