@@ -12,7 +12,7 @@ import { checkDestination, describePing, describeRoute, describeWhyError, inputE
 
 interface Asked {
   answer: WhyAnswerWire;
-  /** The engine settings the answer was computed under (see settingsKey). */
+  /** The engine settings the answer was computed under (the `settings` selector below). */
   settings: string;
   at: number;
 }
@@ -44,6 +44,8 @@ export function RouteCheck() {
     const mine = ++seq.current;
     setLatency(undefined);
     if (!c.ok) {
+      // This supersedes any check still in flight (its answer is dropped), so the button is free again.
+      setBusy(false);
       setAsked(undefined);
       setError(inputError(c.message));
       return;
