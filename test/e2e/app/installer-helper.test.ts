@@ -2,9 +2,10 @@
 // ship; this test takes the ExecStart of assets/installer/linux/meshtray-helper.service, maps the
 // unit's paths into a temp root (/opt/Meshtray/resources/helper → dist/helper, /run/meshtray and
 // /var/lib/meshtray → temp dirs made with the unit's modes), and runs that command as root, with the
-// unit's UMask, inside a network namespace of its own. The app's HelperClient says hello and sets
-// routes; the socket is what the unit promises; SIGTERM (systemd's stop) removes the socket and
-// restores the kernel. The same executable runs meshtrayd (`meshtray-helper meshtrayd …`).
+// unit's UMask, inside a network namespace of its own. The app's HelperClient says hello, opens a
+// TUN (descriptors over SCM_RIGHTS: the shipped native addon works) and sets routes; the socket is
+// what the unit promises (root:<group> 0660, non-members refused by the kernel); SIGTERM
+// (systemd's stop) removes the socket and restores the kernel. The same executable runs meshtrayd (`meshtray-helper meshtrayd …`).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -13,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HelperClient } from '../../../main/app/helper/helper-client.js';
 import { HELPER_PROTOCOL_VERSION } from '../../../main/app/helper/helper-contract.js';
+import { loadNativeFdApi } from '../../../main/app/helper/native-fds.js';
 import { LocalClient } from '../../../main/client/localapi-client.js';
 import type { RouterConfig } from '../../../main/engine/router/router.js';
 import { netnsSkip, TestNs } from '../os/support.js';
@@ -85,9 +87,9 @@ function startInNs(ns: TestNs, argv: string[], umask: number): { proc: ChildProc
   return { proc, out: () => out };
 }
 
-/** connect() as another user (setpriv), from a process that is not ours: 'ok' or the errno code. */
-function connectAs(uid: number, gid: number, groups: number[], socket: string): string {
-  const js = `const s=require('net').connect(${JSON.stringify(socket)});s.on('connect',()=>{console.log('ok');s.destroy()});s.on('error',e=>console.log(e.code))`;
+/** A hello as another user (setpriv): the helper's reply line, or the connect() errno code. */
+function helloAs(uid: number, gid: number, groups: number[], socket: string): string {
+  const js = `const s=require('net').connect(${JSON.stringify(socket)});let b='';s.setEncoding('utf8');s.on('connect',()=>s.write(JSON.stringify({op:'hello',version:${HELPER_PROTOCOL_VERSION}})+'\\n'));s.on('data',d=>{b+=d;if(b.includes('\\n')){console.log(b.trim());s.destroy()}});s.on('error',e=>console.log(e.code))`;
   const r = spawnSync('setpriv', [`--reuid=${uid}`, `--regid=${gid}`, groups.length ? `--groups=${groups.join(',')}` : '--clear-groups', process.execPath, '-e', js], { encoding: 'utf8', timeout: 20_000 });
   return (r.stdout || r.stderr).trim();
 }
@@ -98,7 +100,7 @@ function kernel(ns: TestNs): string {
 
 const skip = netnsSkip('installed-helper e2e');
 
-test('the helper as the unit runs it: built SEA, hello over the unit socket, socket owner/mode, SIGTERM restores and removes', { skip, timeout: 240_000 }, async (t) => {
+test('the helper as the unit runs it: built SEA, hello over the unit socket, socket root:group 0660 (members only), tun.open via the shipped addon, SIGTERM restores and removes', { skip, timeout: 240_000 }, async (t) => {
   const exe = buildHelper();
   const tmp = mkdtempSync(join(tmpdir(), 'mt-installed-helper-'));
   chmodSync(tmp, 0o755); // like / and /run: other users may traverse it (their refusal must come from the socket)
@@ -120,7 +122,7 @@ test('the helper as the unit runs it: built SEA, hello over the unit socket, soc
     // The app's client, as root. An answer means koffi's native module loaded from beside the
     // executable (without it the helper does not start) and SO_PEERCRED identified us (the helper
     // refuses peers it cannot identify).
-    const client = new HelperClient(inst.socket);
+    const client = new HelperClient(inst.socket, 30_000, () => loadNativeFdApi());
     assert.equal(await client.hello(), HELPER_PROTOCOL_VERSION);
 
     const st = statSync(inst.socket);
@@ -128,15 +130,22 @@ test('the helper as the unit runs it: built SEA, hello over the unit socket, soc
     assert.equal(st.uid, 0, 'root-owned');
     assert.equal(st.mode & 0o007, 0, 'no access for other users');
     assert.equal(statSync(inst.stateDir).mode & 0o777, 0o700);
-    // Someone outside the group: the kernel refuses the connect() on the socket's mode.
-    assert.equal(connectAs(65534, 65534, [], inst.socket), 'EACCES');
+    // The unit's --socket-group: root:<group> 0660. Outside the group the kernel refuses connect();
+    // a member (here by primary gid) gets an answer from the helper itself.
+    assert.equal(st.gid, TEST_GROUP.gid, 'group-owned by the unit\'s group');
+    assert.equal(st.mode & 0o777, 0o660);
+    assert.equal(helloAs(65534, 1, [], inst.socket), 'EACCES', 'not in the group');
+    assert.match(helloAs(65534, TEST_GROUP.gid, [], inst.socket), /^\{"ok":true,"version":\d+\}$/, 'a group member');
 
-    await t.test('socket is root:<group> 0660 and a group member may use it (unit: --socket-group)', { todo: 'helper-main has no --socket-group yet (H2): socket stays root:root 0600' }, () => {
-      const s = statSync(inst.socket);
-      assert.equal(s.gid, TEST_GROUP.gid);
-      assert.equal(s.mode & 0o777, 0o660);
-      assert.equal(connectAs(65534, 65534, [TEST_GROUP.gid], inst.socket), 'ok');
-    });
+    // tun.open: the helper creates a TUN in its namespace and hands the descriptors over; this
+    // needs the data-plane addon, which the executable loads from native/ beside itself.
+    assert.doesNotMatch(h.out(), /no native addon/);
+    const fds = await client.openTun({ name: 'meshtray1', mtu: 1280, addresses: ['100.64.0.10/32'], port: 0 });
+    assert.equal(fds.name, 'meshtray1');
+    assert.match(ns.sh(['ip', '-4', 'addr', 'show', 'dev', 'meshtray1']).stdout, /inet 100\.64\.0\.10\/32/);
+    const api = loadNativeFdApi();
+    api.closeFd(fds.tunFd);
+    api.closeFd(fds.udpFd);
 
     await client.set(CFG);
     assert.match(kernel(ns), /inet 100\.64\.0\.9\/32/);
