@@ -131,6 +131,8 @@ export interface InProcessEngine {
   hostHealth: HostHealth;
   /** Whether this engine carries traffic (the helper answered and hands out the TUN). */
   carriesTraffic: boolean;
+  /** Whether the helper holds our session now (it restores the OS if this process dies). */
+  helperSessionHeld(): boolean;
   stop(): Promise<void>;
 }
 
@@ -157,7 +159,7 @@ export async function startInProcessEngine(o: InProcessEngineOptions): Promise<I
   const hostHealth = new HostHealth();
   const log = o.log;
   const tunName = o.tunName ?? 'meshtray0';
-  let helperParts: { dataPath: DataPathFactory; os: OSDeps; release: () => void } | undefined;
+  let helperParts: HelperParts | undefined;
   if (o.helperSocketPath) {
     try {
       helperParts = await connectHelper(o.helperSocketPath, tunName, log, hostHealth, o.native ?? loadNativeFdApi);
@@ -186,6 +188,7 @@ export async function startInProcessEngine(o: InProcessEngineOptions): Promise<I
     backend,
     hostHealth,
     carriesTraffic: !!helperParts,
+    helperSessionHeld: () => helperParts?.sessionHeld() ?? false,
     stop: () =>
       (stopping ??= (async () => {
         // The backend restores routes and DNS through the helper before its data path closes;
@@ -200,16 +203,47 @@ export async function startInProcessEngine(o: InProcessEngineOptions): Promise<I
  * Checks the helper (protocol version, a session it will restore on), and builds the data path
  * factory and OS ports on it.
  */
-async function connectHelper(socketPath: string, tunName: string, log: Logger, hostHealth: HostHealth, native: () => NativeFdApi): Promise<{ dataPath: DataPathFactory; os: OSDeps; release: () => void }> {
+/** How often to try holding a new session after the helper went away. */
+const SESSION_RETRY_MS = 2_000;
+
+interface HelperParts {
+  dataPath: DataPathFactory;
+  os: OSDeps;
+  sessionHeld(): boolean;
+  release(): void;
+}
+
+async function connectHelper(socketPath: string, tunName: string, log: Logger, hostHealth: HostHealth, native: () => NativeFdApi): Promise<HelperParts> {
   const helper = new HelperClient(socketPath, 30_000, native);
   const version = await helper.hello();
   if (version < HELPER_PROTOCOL_VERSION) throw new MeshtrayError('ERR_INTERNAL', `it speaks protocol ${version}, this app needs ${HELPER_PROTOCOL_VERSION} (update the helper)`);
   native(); // the addon must be there to receive the descriptors: fail now, with the reason, not at login
   const lostLine = 'the privileged helper went away; routes and DNS were restored by it, reconnect to carry traffic again';
-  const session = await helper.holdSession((why) => {
+  // The session: while it is held, the helper restores everything if this process dies. If the
+  // helper restarts, it has restored (and removed our TUN): say so, and hold a new session as soon
+  // as it is back, so the next Connect is protected again.
+  let session: { release(): void } | undefined;
+  let stopped = false;
+  let retry: ReturnType<typeof setTimeout> | undefined;
+  const onEnd = (why: string): void => {
+    session = undefined;
     log.warn('engine host: helper session ended', { why });
     hostHealth.set(lostLine, true);
-  });
+    const again = (): void => {
+      retry = undefined;
+      if (stopped) return;
+      helper.holdSession(onEnd).then(
+        (s) => {
+          if (stopped) return s.release();
+          session = s;
+          log.info('engine host: helper session held again');
+        },
+        () => (retry = setTimeout(again, SESSION_RETRY_MS)),
+      );
+    };
+    retry = setTimeout(again, SESSION_RETRY_MS);
+  };
+  session = await helper.holdSession(onEnd);
   const resolver = new MagicDNSResolver({ upstream: nodeUpstream, logger: log.child('dns') });
   const intercept = new Quad100Intercept(resolver);
   let current: DeferredDataPath | undefined;
@@ -218,6 +252,8 @@ async function connectHelper(socketPath: string, tunName: string, log: Logger, h
   const router = new HelperRouter(helper, () => (current ? current.ready : Promise.reject(new MeshtrayError('ERR_NOT_FOUND', 'no data path (TUN) yet'))));
   const dataPath: DataPathFactory = (d) => {
     if (lastFailure) hostHealth.set(lastFailure, false);
+    // A new data path from a helper that holds our session again: the old warning is history.
+    if (session) hostHealth.set(lostLine, false);
     const path = new DeferredDataPath(
       () => openHelperDataPath(helper, native, { ...d, tunName, log, intercept }),
       d.netmap,
@@ -238,7 +274,17 @@ async function connectHelper(socketPath: string, tunName: string, log: Logger, h
     quad100: 'intercept',
     resolver,
   };
-  return { dataPath, os, release: () => session.release() };
+  return {
+    dataPath,
+    os,
+    sessionHeld: () => session !== undefined,
+    release: () => {
+      stopped = true;
+      if (retry) clearTimeout(retry);
+      session?.release();
+      session = undefined;
+    },
+  };
 }
 
 async function openHelperDataPath(

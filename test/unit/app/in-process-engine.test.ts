@@ -197,3 +197,49 @@ test('HelperRouter: router.set waits for the TUN of the current data path, and f
   assert.deepEqual(dns, ['set 100.100.100.100', 'restore', 'restore']);
   assert.deepEqual(await rc.baseConfig(), { nameservers: ['192.0.2.53'], searchDomains: [] });
 });
+
+test('in-process engine with a helper: session held; helper restart → health line, a new session once it is back; stop ends the session (the helper restores)', async () => {
+  const { startInProcessEngine } = await import('../../../main/app/engine-host/in-process-engine.js');
+  const { MemoryStateStore } = await import('../../../main/engine/state/memory-state-store.js');
+  const { MemLogger } = await import('./fixtures.js');
+  const { HelperServer } = await import('../../../main/app/helper/helper-server.js');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'mt-inproc-helper-'));
+  const sock = join(dir, 'helper.sock');
+  const restores: string[] = [];
+  const router = { set: async () => undefined, restore: async () => void restores.push('restore'), repair: async () => undefined };
+  const newServer = () => new HelperServer({ socketPath: sock, router, log: new MemLogger(), allowUids: [], credOf: () => ({ pid: 1, uid: 0, gid: 0 }) });
+  const s1 = newServer();
+  await s1.listen();
+  let s2: InstanceType<typeof HelperServer> | undefined;
+  // The descriptor functions are only checked for presence here (no login, no TUN).
+  const native = () => ({}) as never;
+  const e = await startInProcessEngine({ store: new MemoryStateStore(), log: new MemLogger(), version: '0.0.0-test', helperSocketPath: sock, native });
+  const until = async (what: string, f: () => Promise<boolean> | boolean) => {
+    for (let i = 0; i < 100; i++) {
+      if (await f()) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.fail(`timed out: ${what}`);
+  };
+  try {
+    assert.equal(e.carriesTraffic, true);
+    assert.equal(e.helperSessionHeld(), true);
+    assert.deepEqual((await e.engine.call('status', {})).Health ?? [], []);
+    await s1.close();
+    await until('health line', async () => ((await e.engine.call('status', {})).Health ?? []).some((l) => /privileged helper went away/.test(l)));
+    assert.equal(e.helperSessionHeld(), false);
+    s2 = newServer();
+    await s2.listen();
+    await until('session held again', () => e.helperSessionHeld());
+    await e.stop();
+    await until('helper restored on session end', () => s2!.stats.sessionRestores === 1);
+    assert.ok(restores.length >= 1);
+  } finally {
+    await e.stop();
+    await s2?.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
