@@ -31,7 +31,7 @@ const CFG: RouterConfig = {
   routes: ['100.64.0.0/10', '0.0.0.0/0'],
   localRoutes: [],
   forwarding: { enabled: false, snat: false, statefulFiltering: false },
-  netfilter: 'off',
+  netfilter: 'on',
 };
 /** The group the unit names is mapped to one that exists here; `nogroup` has no members. */
 const TEST_GROUP = { name: 'nogroup', gid: 65534 };
@@ -50,6 +50,7 @@ interface Installed {
   stateDir: string;
   socket: string;
   umask: number;
+  setpriv: string[];
 }
 
 /** The unit's ExecStart with its paths moved under `tmp`, and the directories systemd would create. */
@@ -71,12 +72,16 @@ function installedCommand(tmp: string): Installed {
   chmodSync(runDir, parseInt(svc['RuntimeDirectoryMode']![0]!, 8));
   mkdirSync(stateDir, { recursive: true });
   chmodSync(stateDir, parseInt(svc['StateDirectoryMode']![0]!, 8));
-  return { argv: words, runDir, stateDir, socket: words[words.indexOf('--socket') + 1]!, umask: parseInt(svc['UMask']![0]!, 8) };
+  // The unit's capability bounding set and no_new_privs, applied with setpriv: the helper must do
+  // its whole job with exactly these powers.
+  const caps = svc['CapabilityBoundingSet']![0]!.split(/\s+/).map((c) => '+' + c.replace(/^CAP_/, '').toLowerCase());
+  const setpriv = ['setpriv', '--inh-caps=-all', `--bounding-set=-all,${caps.join(',')}`, ...(svc['NoNewPrivileges']?.[0] === 'yes' ? ['--no-new-privs'] : [])];
+  return { argv: words, runDir, stateDir, socket: words[words.indexOf('--socket') + 1]!, umask: parseInt(svc['UMask']![0]!, 8), setpriv };
 }
 
-function startInNs(ns: TestNs, argv: string[], umask: number): { proc: ChildProcess; out: () => string } {
-  // sh applies the unit's UMask, then execs the command itself (no shell left in between).
-  const proc = spawn('ip', ['netns', 'exec', ns.name, 'sh', '-c', `umask ${umask.toString(8).padStart(4, '0')} && exec "$@"`, 'sh', ...argv], {
+function startInNs(ns: TestNs, inst: Installed): { proc: ChildProcess; out: () => string } {
+  // setpriv drops to the unit's capabilities, sh applies its UMask and execs the command itself.
+  const proc = spawn('ip', ['netns', 'exec', ns.name, ...inst.setpriv, 'sh', '-c', `umask ${inst.umask.toString(8).padStart(4, '0')} && exec "$@"`, 'sh', ...inst.argv], {
     cwd: '/',
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' },
@@ -95,7 +100,7 @@ function helloAs(uid: number, gid: number, groups: number[], socket: string): st
 }
 
 function kernel(ns: TestNs): string {
-  return [ns.sh(['ip', '-4', 'addr', 'show', 'dev', TUN]).stdout, ns.sh(['ip', '-4', 'route', 'show', 'table', '52'], { allowFail: true }).stdout, ns.sh(['ip', '-4', 'rule', 'show']).stdout].join('\n--\n');
+  return [ns.sh(['ip', '-4', 'addr', 'show', 'dev', TUN]).stdout, ns.sh(['ip', '-4', 'route', 'show', 'table', '52'], { allowFail: true }).stdout, ns.sh(['ip', '-4', 'rule', 'show']).stdout, ns.sh(['iptables', '-S']).stdout].join('\n--\n');
 }
 
 const skip = netnsSkip('installed-helper e2e');
@@ -112,7 +117,7 @@ test('the helper as the unit runs it: built SEA, hello over the unit socket, soc
     ns.sh(['ip', 'tuntap', 'add', 'dev', TUN, 'mode', 'tun']);
     const before = kernel(ns);
 
-    helper = startInNs(ns, inst.argv, inst.umask);
+    helper = startInNs(ns, inst);
     const h = helper;
     await waitFor('helper listening', () => {
       if (h.proc.exitCode !== null) throw new Error(`helper exited ${h.proc.exitCode}:\n${h.out()}`);
@@ -149,6 +154,7 @@ test('the helper as the unit runs it: built SEA, hello over the unit socket, soc
 
     await client.set(CFG);
     assert.match(kernel(ns), /inet 100\.64\.0\.9\/32/);
+    assert.match(kernel(ns), /^-A INPUT -j mt-input/m, 'iptables works with the unit\'s capabilities');
     assert.match(kernel(ns), /^default dev meshtray0 table 52|^default dev meshtray0/m);
 
     // systemctl stop: SIGTERM. The helper restores the kernel and removes its socket, exit 0.
