@@ -54,9 +54,11 @@ function systemdRoot(withHelper: boolean): string {
   const r = mkdtempSync(join(tmpdir(), 'mt-unit-root-'));
   const argv0 = splitExecStart(one('Service', 'ExecStart'))[0]!;
   mkdirSync(join(r, dirname(argv0)), { recursive: true });
-  if (withHelper) {
-    writeFileSync(join(r, argv0), '#!/bin/sh\n');
-    chmodSync(join(r, argv0), 0o755);
+  const pre = (unit['Service']!['ExecStartPre'] ?? []).map((v) => splitExecStart(v)[0]!);
+  for (const exe of [...(withHelper ? [argv0] : []), ...pre]) {
+    mkdirSync(join(r, dirname(exe)), { recursive: true });
+    writeFileSync(join(r, exe), '#!/bin/sh\n');
+    chmodSync(join(r, exe), 0o755);
   }
   mkdirSync(join(r, 'etc/systemd/system'), { recursive: true });
   copyFileSync(unitPath, join(r, 'etc/systemd/system/meshtray-helper.service'));
