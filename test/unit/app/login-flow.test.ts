@@ -123,3 +123,30 @@ test('re-auth of a running engine: ForceReauth sent; Running alone does not fini
   flow.onNotify({ LoginFinished: {} });
   assert.equal(flow.current.phase, 'succeeded');
 });
+
+test('retry after a timeout: same login server, a fresh link opened, the first attempt\'s timer cannot end the second; cancel sends the engine nothing', async () => {
+  const { clock, engine, opened, flow, checked } = setup();
+  await flow.start('http://hs.test:8080');
+  flow.onNotify({ BrowseToURL: 'http://hs.test:8080/register/one' });
+  await clock.advance(60_000);
+  assert.equal(flow.current.phase, 'timed-out');
+  assert.equal(flow.current.controlURL, 'http://hs.test:8080', 'the login server is kept for the retry');
+
+  await clock.advance(30_000);
+  await flow.start(flow.current.controlURL);
+  assert.deepEqual(checked, ['http://hs.test:8080', 'http://hs.test:8080']);
+  flow.onNotify({ BrowseToURL: 'http://hs.test:8080/register/two' });
+  await flush();
+  assert.deepEqual(opened, ['http://hs.test:8080/register/one', 'http://hs.test:8080/register/two']);
+  await clock.advance(59_999);
+  assert.equal(flow.current.phase, 'waiting-for-browser', 'the second attempt has its own full timeout');
+
+  const callsBefore = engine.calls.length;
+  flow.cancel();
+  assert.equal(flow.current.phase, 'idle');
+  assert.equal(flow.current.message, 'Login cancelled.');
+  assert.equal(flow.current.controlURL, 'http://hs.test:8080');
+  assert.equal(engine.calls.length, callsBefore, 'cancel does not touch the engine');
+  await clock.advance(10_000);
+  assert.equal(flow.current.phase, 'idle', 'no late timeout after cancel');
+});
