@@ -431,7 +431,9 @@ function detectConflicts(routes: readonly RouteEntry[], lanExternal: readonly st
     const v = parseCIDR(ip);
     if (!v) continue;
     const cover = longestCovering(tunnel, v);
-    if (cover) {
+    // An exit node covers everything by design; the bypass route handles control/DERP silently, as
+    // tailscale does with its bypass mark. Only a subnet route swallowing the server is surprising.
+    if (cover && cover.kind !== 'exit' && cover.kind !== 'exit-lan') {
       out.push({
         code: 'covers-control',
         message: `tunnel route ${cover.prefix} (via ${cover.nodeName ?? 'the tunnel'}) covers control/DERP server ${ip}; a host throw route keeps that address off the tunnel so Meshtray's own connections cannot loop into it`,

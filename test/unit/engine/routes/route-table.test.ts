@@ -137,6 +137,14 @@ test('another VPN\'s route overlapping a tailnet route is reported; our own LAN 
   assert.ok(t.localRoutes.includes('10.20.0.5/32'));
 });
 
+test('an exit node covering the control/DERP servers keeps them off the tunnel without a health warning', () => {
+  const t = computeRouteTable(inputs({ prefs: prefs({ ExitNodeID: String(EXIT_ID) }), controlIPs: ['203.0.113.10'] }));
+  assert.equal(t.exitNode?.usable, true);
+  assert.deepEqual(t.bypass, ['203.0.113.10/32']);
+  assert.ok(t.localRoutes.includes('203.0.113.10/32'));
+  assert.deepEqual(t.warnings.filter((w) => w.code === 'covers-control'), []);
+});
+
 test('many peers collapse to one CGNAT route (routemanager threshold), as does the OneCGNAT knob', () => {
   const t = computeRouteTable(inputs({ oneCGNAT: true }));
   assert.deepEqual(prefixes(t).filter((p) => p.startsWith('100.')), ['100.64.0.0/10', '100.100.100.100/32']);
