@@ -107,6 +107,8 @@ export class LocalBackend implements LocalApiBackend {
   private dataPath: { key: string; path: DataPathPort; unsub: () => void } | undefined;
   private dataPathClosing: Promise<void> | undefined;
   private readonly os: OSWiring | undefined;
+  /** The OS apply in flight (or done last), so `why` can wait for the first route table. */
+  private osApplying: Promise<void> | undefined;
   /** Health lines of the OS integration (apply errors, route warnings), shown beside ours. */
   private osHealth: readonly string[] = [];
   readonly counters: BackendCounters = { badMapMessages: 0, controlPings: 0, mapStreams: 0, mapFailures: 0, registerFailures: 0, liteUpdates: 0 };
@@ -292,6 +294,9 @@ export class LocalBackend implements LocalApiBackend {
       if (cur) return { kind: 'direct', endpoint: cur };
       return { kind: 'relayed', derpRegion: this.netmap.derpRegionCode(n.HomeDERP) || String(n.HomeDERP) };
     };
+    // Running is published before the first route install finishes: answer from that table rather
+    // than "no route table yet" (OSWiring.apply never throws; the router bounds its own time).
+    if (!this.os.table && this.osApplying) await this.osApplying;
     return this.os.why(req.Dest, pathOf) as ApiResponse<'why'>;
   }
 
@@ -580,7 +585,7 @@ export class LocalBackend implements LocalApiBackend {
         this.log.debug('backend: exit node IP not resolvable yet', { reason: e instanceof Error ? e.message : String(e) });
       }
     }
-    void os.apply(this.netmap, { ...this.prefs }).then((table) => {
+    this.osApplying = os.apply(this.netmap, { ...this.prefs }).then((table) => {
       if (!table || d !== this.dataPath) return;
       try {
         d.path.update(this.dataPathView());

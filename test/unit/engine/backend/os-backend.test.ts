@@ -35,8 +35,9 @@ class FakePath implements DataPathPort {
 class FakeRouter implements Router {
   sets: RouterConfig[] = [];
   fail = false;
-  constructor(private readonly events: string[]) {}
+  constructor(private readonly events: string[], private readonly gate?: Promise<void>) {}
   async set(cfg: RouterConfig) {
+    if (this.gate) await this.gate;
     if (this.fail) throw new Error('iptables: resource busy');
     this.sets.push(cfg);
   }
@@ -47,11 +48,11 @@ class FakeRouter implements Router {
 
 const EXIT = () => ({ ...node({ id: 5, name: 'exit' }), AllowedIPs: ['100.64.0.5/32', 'fd7a:115c:a1e0::5/128', '0.0.0.0/0', '::/0'] });
 
-async function setup(startPrefs: Record<string, unknown> = {}) {
+async function setup(startPrefs: Record<string, unknown> = {}, routerGate?: Promise<void>) {
   const control = new FakeControl();
   const clock = new FakeClock();
   const events: string[] = [];
-  const router = new FakeRouter(events);
+  const router = new FakeRouter(events, routerGate);
   const paths: FakePath[] = [];
   let c = 1;
   const b = new LocalBackend({
@@ -109,6 +110,21 @@ test('--exit-node: refused for a non-exit peer with nothing changed; accepted â†
   assert.equal(w.verdict, 'exit-node');
   assert.deepEqual(w.path, { kind: 'direct', endpoint: '192.0.2.5:41641' });
   assert.equal((await b.osMetrics()).FilterDrops.acl, 2);
+});
+
+test('why asked while the first route install is still running waits for it instead of "no route table yet"', async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const { b, router } = await setup({}, gate);
+  assert.equal(router.sets.length, 0, 'the first apply is still blocked in the router');
+  let answered = false;
+  const pending = b.why({ Dest: '100.64.0.5' }).then((w) => ((answered = true), w));
+  await flush();
+  assert.equal(answered, false);
+  release();
+  const w = await pending;
+  assert.equal(w.verdict, 'peer');
+  assert.ok(router.sets.length >= 1);
 });
 
 test('a failed apply shows in status health; down restores the OS, then closes the TUN', async () => {
