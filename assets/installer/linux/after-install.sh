@@ -1,7 +1,7 @@
 #!/bin/sh
 # deb postinst / rpm %post for Meshtray (electron-builder `afterInstall`). It replaces
 # electron-builder's default after-install template, so it also does that template's work (the
-# /usr/bin link, chrome-sandbox's mode, desktop database), then installs the privileged helper:
+# /usr/bin link, chrome-sandbox's mode, desktop database, AppArmor profile), then installs the privileged helper:
 #   - the `meshtray` group: its members may use the helper (socket root:meshtray 0660); the user
 #     who ran the installer (sudo / pkexec, else the user of the active graphical session) is added;
 #   - the systemd unit shipped in resources/helper/ goes to /etc/systemd/system, enabled and
@@ -35,6 +35,21 @@ if [ -e "$ROOT$APP_DIR/chrome-sandbox" ]; then
 fi
 if command -v update-desktop-database >/dev/null 2>&1; then
   update-desktop-database "$ROOT/usr/share/applications" || true
+fi
+# AppArmor (Ubuntu 24+ restricts unprivileged user namespaces): electron-builder ships
+# resources/apparmor-profile so Chromium's sandbox may use them; install it if this AppArmor
+# accepts it (dry run first), load it unless in a chroot.
+if command -v apparmor_status >/dev/null 2>&1 && apparmor_status --enabled >/dev/null 2>&1; then
+  PROFILE_SRC="$ROOT$APP_DIR/resources/apparmor-profile"
+  PROFILE_DST="$ROOT/etc/apparmor.d/$EXE_NAME"
+  if [ -f "$PROFILE_SRC" ] && apparmor_parser --skip-kernel-load --debug "$PROFILE_SRC" >/dev/null 2>&1; then
+    cp -f "$PROFILE_SRC" "$PROFILE_DST"
+    if ! { [ -x /usr/bin/ischroot ] && /usr/bin/ischroot; }; then
+      apparmor_parser --replace --write-cache --skip-read-cache "$PROFILE_DST" || true
+    fi
+  else
+    echo "meshtray: this AppArmor does not accept the bundled profile; not installing it"
+  fi
 fi
 
 # --- the privileged helper ---

@@ -1,6 +1,6 @@
 #!/bin/sh
 # deb postrm / rpm %postun for Meshtray (electron-builder `afterRemove`; it replaces the default
-# template, so it also removes the /usr/bin link). On removal: stop and disable the helper if
+# template, so it also removes the /usr/bin link and the AppArmor profile). On removal: stop and disable the helper if
 # before-remove.sh did not (a stopped helper restores routes and DNS; its code is still in memory
 # although its files are gone), remove the unit, reload systemd. On purge also the helper's state
 # directory and the meshtray group. On an upgrade (deb "upgrade", rpm $1 = 1) nothing is removed.
@@ -21,6 +21,14 @@ if command -v update-alternatives >/dev/null 2>&1; then
   update-alternatives --remove "$EXE_NAME" "$APP_DIR/$EXE_NAME" || true
 else
   rm -f "$ROOT/usr/bin/$EXE_NAME"
+fi
+
+PROFILE="$ROOT/etc/apparmor.d/$EXE_NAME"
+if [ -f "$PROFILE" ]; then
+  if command -v apparmor_parser >/dev/null 2>&1 && ! { [ -x /usr/bin/ischroot ] && /usr/bin/ischroot; }; then
+    apparmor_parser --remove "$PROFILE" || true
+  fi
+  rm -f "$PROFILE"
 fi
 
 if [ -d "$ROOT/run/systemd/system" ] && command -v systemctl >/dev/null 2>&1; then

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { expandFpmTemplate, FPM_VARS, installerDir } from './installer-support.js';
 
-const STUBS = ['systemctl', 'groupadd', 'groupdel', 'usermod', 'getent', 'loginctl', 'update-alternatives', 'update-desktop-database', 'unshare'];
+const STUBS = ['systemctl', 'groupadd', 'groupdel', 'usermod', 'getent', 'loginctl', 'update-alternatives', 'update-desktop-database', 'unshare', 'apparmor_status', 'apparmor_parser'];
 const UNIT_SRC = join(installerDir, 'linux', 'meshtray-helper.service');
 
 interface World {
@@ -37,6 +37,8 @@ function makeWorld(o: { systemd?: boolean; helperMode?: number } = {}): World {
       name === 'getent' ? 'if [ "$1" = group ]; then [ -n "${MT_GROUP_EXISTS:-}" ] && { echo "meshtray:x:998:"; exit 0; }; exit 2; fi' : '',
       name === 'getent' ? 'if [ "$1" = passwd ] && [ "$2" = 1001 ]; then echo "carol:x:1001:1001::/home/carol:/bin/sh"; exit 0; fi; exit 2' : '',
       name === 'loginctl' ? 'printf "%b" "${MT_SESSIONS:-}"' : '',
+      // AppArmor off unless MT_APPARMOR is set (as on Debian without AppArmor).
+      name === 'apparmor_status' ? '[ -n "${MT_APPARMOR:-}" ] || exit 1' : '',
       'exit 0',
     ].join('\n');
     writeFileSync(join(stubs, name), body + '\n');
@@ -48,6 +50,8 @@ function makeWorld(o: { systemd?: boolean; helperMode?: number } = {}): World {
   chmodSync(helper, o.helperMode ?? 0o755);
   copyFileSync(UNIT_SRC, join(root, 'opt/Meshtray/resources/helper/meshtray-helper.service'));
   writeFileSync(join(root, 'opt/Meshtray/chrome-sandbox'), '');
+  writeFileSync(join(root, 'opt/Meshtray/resources/apparmor-profile'), 'abi <abi/4.0>,\nprofile meshtray /opt/Meshtray/meshtray flags=(unconfined) { userns, }\n');
+  mkdirSync(join(root, 'etc/apparmor.d'), { recursive: true });
   mkdirSync(join(root, 'usr/bin'), { recursive: true });
   mkdirSync(join(root, 'usr/share/applications'), { recursive: true });
   if (o.systemd ?? true) mkdirSync(join(root, 'run/systemd/system'), { recursive: true });
@@ -92,6 +96,7 @@ test('deb postinst via sudo: group created, sudo user added, unit installed 0644
       'update-alternatives --install /usr/bin/meshtray meshtray /opt/Meshtray/meshtray 100',
       'unshare --user true',
       `update-desktop-database ${w.root}/usr/share/applications`,
+      'apparmor_status --enabled',
       'getent group meshtray',
       'groupadd --system meshtray',
       'usermod -a -G meshtray alice',
@@ -204,6 +209,27 @@ test('after-remove: upgrade keeps everything; remove stops, disables, deletes th
     assert.equal(purge.code, 0, purge.out);
     assert.ok(purge.calls.includes('groupdel meshtray'), purge.calls.join('\n'));
     assert.ok(!existsSync(join(w.root, 'var/lib/meshtray')), 'purge removes the state directory');
+  } finally {
+    done(w);
+  }
+});
+
+test('AppArmor (Ubuntu 24+): the bundled profile is dry-run checked, installed and loaded; removal unloads and deletes it', () => {
+  const w = makeWorld();
+  try {
+    const r = run(w, 'afterInstall', ['configure'], { SUDO_USER: 'alice', MT_APPARMOR: '1' });
+    assert.equal(r.code, 0, r.out);
+    const profile = join(w.root, 'etc/apparmor.d/meshtray');
+    const i = r.calls.indexOf('apparmor_status --enabled');
+    assert.deepEqual(r.calls.slice(i, i + 3), [
+      'apparmor_status --enabled',
+      `apparmor_parser --skip-kernel-load --debug ${w.root}/opt/Meshtray/resources/apparmor-profile`,
+      `apparmor_parser --replace --write-cache --skip-read-cache ${profile}`,
+    ]);
+    assert.equal(readFileSync(profile, 'utf8'), readFileSync(join(w.root, 'opt/Meshtray/resources/apparmor-profile'), 'utf8'));
+    const rm = run(w, 'afterRemove', ['remove']);
+    assert.ok(rm.calls.includes(`apparmor_parser --remove ${profile}`), rm.calls.join('\n'));
+    assert.ok(!existsSync(profile));
   } finally {
     done(w);
   }
