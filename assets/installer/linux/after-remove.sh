@@ -3,7 +3,7 @@
 # template, so it also removes the /usr/bin link and the AppArmor profile). On removal: stop and disable the helper if
 # before-remove.sh did not (a stopped helper restores routes and DNS; its code is still in memory
 # although its files are gone), remove the unit, reload systemd. On purge also the helper's state
-# directory and the meshtray group. On an upgrade (deb "upgrade", rpm $1 = 1) nothing is removed.
+# directory (not meshtrayd's state beside it) and the meshtray group. On an upgrade (deb "upgrade", rpm $1 = 1) nothing is removed.
 # Dollar-brace names are electron-builder macros here (see after-install.sh).
 # MESHTRAY_INSTALL_ROOT: see after-install.sh.
 set -eu
@@ -42,7 +42,8 @@ if [ -d "$ROOT/run/systemd/system" ] && command -v systemctl >/dev/null 2>&1; th
 fi
 
 if [ "$ACTION" = "purge" ]; then
-  rm -rf "$ROOT/var/lib/meshtray"
+  rm -rf "$ROOT/var/lib/meshtray/helper"
+  rmdir "$ROOT/var/lib/meshtray" 2>/dev/null || true
   if getent group meshtray >/dev/null 2>&1; then groupdel meshtray || true; fi
 fi
 exit 0

@@ -6,7 +6,7 @@
 # MESHTRAY_INSTALL_ROOT: see after-install.sh.
 set -eu
 ROOT="${MESHTRAY_INSTALL_ROOT:-}"
-STATE="/var/lib/meshtray/helper-router-state.json"
+STATE="/var/lib/meshtray/helper/router-state.json"
 case "${1:-remove}" in
   remove|purge|0) ;;
   *) exit 0 ;;

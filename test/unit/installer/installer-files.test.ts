@@ -32,14 +32,14 @@ test('systemd unit: ExecStart is the shipped helper with the socket the app uses
   assert.equal(argv[0], join('/opt', builderConfig().productName as string, 'resources', shipped));
   assert.equal(flag(argv, '--socket'), appSocket, 'the socket the app connects to');
   assert.equal(flag(argv, '--socket'), '/run/meshtray/helper.sock');
-  assert.ok(flag(argv, '--state-file')!.startsWith('/var/lib/meshtray/'), 'state in the StateDirectory');
+  assert.equal(dirname(flag(argv, '--state-file')!), join('/var/lib', one('Service', 'StateDirectory')), 'state in the StateDirectory');
   assert.equal(flag(argv, '--socket-group'), 'meshtray');
   // The unit itself ships beside the executable, where after-install.sh reads it.
   assert.equal(resourcePathOf('linux', 'assets/installer/linux/meshtray-helper.service'), 'helper/meshtray-helper.service');
   assert.match(readFileSync(join(installerDir, 'linux', 'after-install.sh'), 'utf8'), /UNIT_SRC="\$APP_DIR\/resources\/helper\/meshtray-helper\.service"/);
 
   assert.equal(one('Service', 'RuntimeDirectory'), 'meshtray');
-  assert.equal(one('Service', 'StateDirectory'), 'meshtray');
+  assert.equal(one('Service', 'StateDirectory'), 'meshtray/helper', 'not /var/lib/meshtray itself: meshtrayd\'s default statedir');
   assert.equal(one('Service', 'StateDirectoryMode'), '0700');
   assert.deepEqual(one('Service', 'CapabilityBoundingSet').split(/\s+/).sort(), ['CAP_CHOWN', 'CAP_NET_ADMIN', 'CAP_NET_RAW']);
   assert.equal(one('Service', 'ProtectSystem'), 'strict');

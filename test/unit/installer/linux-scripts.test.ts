@@ -169,8 +169,8 @@ test('before-remove: stops a running helper (it restores on SIGTERM); a crashed 
     // Not running, nothing left behind: just disable.
     assert.deepEqual(run(w, 'beforeRemove', ['0']).calls, ['systemctl is-active --quiet meshtray-helper.service', 'systemctl disable meshtray-helper.service']);
     // Not running, state file left by a crash: start (repairs at start), stop (restores), disable.
-    mkdirSync(join(w.root, 'var/lib/meshtray'), { recursive: true });
-    writeFileSync(join(w.root, 'var/lib/meshtray/helper-router-state.json'), '{"rules":[1]}');
+    mkdirSync(join(w.root, 'var/lib/meshtray/helper'), { recursive: true });
+    writeFileSync(join(w.root, 'var/lib/meshtray/helper/router-state.json'), '{"rules":[1]}');
     assert.deepEqual(run(w, 'beforeRemove', ['remove']).calls, [
       'systemctl is-active --quiet meshtray-helper.service',
       'systemctl start meshtray-helper.service',
@@ -186,8 +186,9 @@ test('after-remove: upgrade keeps everything; remove stops, disables, deletes th
   const w = makeWorld();
   try {
     assert.equal(run(w, 'afterInstall', ['configure'], { SUDO_USER: 'alice' }).code, 0);
-    mkdirSync(join(w.root, 'var/lib/meshtray'), { recursive: true });
-    writeFileSync(join(w.root, 'var/lib/meshtray/helper-router-state.json'), '{}');
+    mkdirSync(join(w.root, 'var/lib/meshtray/helper'), { recursive: true });
+    writeFileSync(join(w.root, 'var/lib/meshtray/helper/router-state.json'), '{}');
+    writeFileSync(join(w.root, 'var/lib/meshtray/meshtrayd.state'), 'a meshtrayd node key');
 
     for (const upgradeArgs of [['upgrade', '0.2.0'], ['1']]) {
       assert.deepEqual(run(w, 'afterRemove', upgradeArgs).calls, [], upgradeArgs.join(' '));
@@ -203,12 +204,13 @@ test('after-remove: upgrade keeps everything; remove stops, disables, deletes th
       'systemctl reset-failed meshtray-helper.service',
     ]);
     assert.ok(!existsSync(installedUnit(w)), 'unit removed');
-    assert.ok(existsSync(join(w.root, 'var/lib/meshtray/helper-router-state.json')), 'remove keeps state (a reinstall repairs from it)');
+    assert.ok(existsSync(join(w.root, 'var/lib/meshtray/helper/router-state.json')), 'remove keeps state (a reinstall repairs from it)');
 
     const purge = run(w, 'afterRemove', ['purge'], { MT_GROUP_EXISTS: '1' });
     assert.equal(purge.code, 0, purge.out);
     assert.ok(purge.calls.includes('groupdel meshtray'), purge.calls.join('\n'));
-    assert.ok(!existsSync(join(w.root, 'var/lib/meshtray')), 'purge removes the state directory');
+    assert.equal(readFileSync(join(w.root, 'var/lib/meshtray/meshtrayd.state'), 'utf8'), 'a meshtrayd node key', 'meshtrayd\'s state is not the package\'s to purge');
+    assert.ok(!existsSync(join(w.root, 'var/lib/meshtray/helper')), 'purge removes the helper\'s state directory');
   } finally {
     done(w);
   }
