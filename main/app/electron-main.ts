@@ -15,8 +15,6 @@ import { nodeHostProbe } from './engine-host/node-host-probe.js';
 import type { EngineConnection } from './engine-host/engine-connection.js';
 import { unavailableEngine } from './engine-host/unavailable-engine.js';
 import { startInProcessEngine } from './engine-host/in-process-engine.js';
-import { MemoryStateStore } from '../engine/state/memory-state-store.js';
-import type { StateStore } from '../engine/ports/ports.js';
 import { APP_STATE_CHANNEL, NOTIFY_CHANNEL, WATCH_START_CHANNEL, WATCH_STOP_CHANNEL } from './ipc/channels.js';
 import { IpcRouter } from './ipc/router.js';
 import { createSenderPolicy } from './ipc/sender-policy.js';
@@ -24,16 +22,17 @@ import { createAppLogger, redactingHook } from './log/app-logger.js';
 import { checkControlServer } from './login/server-check.js';
 import { FileBlobStore } from './secrets/file-blob-store.js';
 import { KeychainStateStore } from './secrets/keychain-store.js';
+import { SessionFallbackStore } from './secrets/session-fallback-store.js';
 import { toMenuTemplate } from './tray/menu-template.js';
 import { adaptElectronUpdater } from './updater/electron-updater-adapter.js';
 import { RENDERER_CSP, secureWebPreferences } from './window/window-security.js';
-import { MeshtrayError } from '../../common/errors/errors.js';
 
 const here = dirname(fileURLToPath(import.meta.url)); // dist/main/app
 const RENDERER_INDEX = join(here, '..', '..', 'renderer', 'index.html');
 const PRELOAD = join(here, '..', '..', 'preload', 'preload.cjs');
 const ASSETS = join(here, '..', '..', '..', 'assets');
-const HELPER_SOCKET = '/run/meshtray/helper.sock';
+/** Where the installers put the helper's socket (assets/installer: systemd unit, LaunchDaemon plist, service). */
+const HELPER_SOCKET = process.platform === 'darwin' ? '/var/run/meshtray/helper.sock' : process.platform === 'win32' ? '\\\\.\\pipe\\meshtray-helper' : '/run/meshtray/helper.sock';
 
 electronLog.initialize();
 electronLog.hooks.push(redactingHook);
@@ -70,20 +69,16 @@ async function main(): Promise<void> {
   let host: { mode: 'attached' | 'in-process' | 'unavailable'; detail: string };
   let secretsWarning: string | undefined;
   let stopEngine: () => Promise<void> = async () => undefined;
+  // The keychain fallback may report before the controller exists: held here until then.
+  let reportSecrets = (w: string | undefined): void => void (secretsWarning = w);
   if (choice.mode === 'attached') {
     engine = new LocalClient({ socketPath: choice.socketPath });
     host = { mode: 'attached', detail: choice.socketPath };
   } else if (choice.mode === 'in-process') {
-    // Secrets go to the OS keychain; if it is locked or missing the window says so and this
-    // session keeps state in memory only (nothing on disk is touched or lost).
+    // Secrets go to the OS keychain; while it is locked or missing (at start or later) the values
+    // stay in memory for this session, the window says so, and nothing on disk is touched or lost.
     const keychain = new KeychainStateStore(safeStorage, new FileBlobStore(join(app.getPath('userData'), 'state')));
-    let store: StateStore = keychain;
-    try {
-      await keychain.assertUsable();
-    } catch (e) {
-      secretsWarning = `${MeshtrayError.is(e) ? e.message : String(e)} Until then Meshtray will not remember this login.`;
-      store = new MemoryStateStore();
-    }
+    const store = await new SessionFallbackStore(keychain, (w) => reportSecrets(w)).open();
     // With the helper the engine carries traffic (TUN, routes, DNS through it); without, control
     // plane only and a health line says why (host-choice's reason).
     const inproc = await startInProcessEngine({ store, log: log.child('engine'), version: app.getVersion(), helperSocketPath: choice.helperSocketPath, noHelperReason: choice.reason });
@@ -110,6 +105,7 @@ async function main(): Promise<void> {
   });
 
   if (secretsWarning) controller.setSecretsWarning(secretsWarning);
+  reportSecrets = (w) => controller.setSecretsWarning(w);
 
   const ourWindows = (): ReadonlySet<number> => new Set(win && !win.isDestroyed() ? [win.webContents.id] : []);
   const policy = createSenderPolicy({ trustedWebContents: ourWindows, allowedUrlPrefixes: [pathToFileURL(RENDERER_INDEX).href] });

@@ -19,7 +19,7 @@ die() { printf 'lab-install: ERROR: %s\n' "$*" >&2; exit 1; }
 tools=(
   "ip:iproute2" "iptables:iptables" "conntrack:conntrack" "ping:iputils-ping" "curl:curl"
   "iperf3:iperf3" "dig:dnsutils" "jq:jq" "openssl:openssl" "chromium:chromium" "ps:procps"
-  "fuser:psmisc" "tc:iproute2" "setpriv:util-linux"
+  "fuser:psmisc" "tc:iproute2" "setpriv:util-linux" "systemd-analyze:systemd"
   # WireGuard interop peers for the data-plane tests (test/e2e/dataplane)
   "wireguard-go:wireguard-go" "wg:wireguard-tools"
 )
