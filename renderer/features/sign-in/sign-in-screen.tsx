@@ -69,7 +69,8 @@ export function SignInScreen() {
           {check.message}
         </p>
       )}
-      {login && login.phase !== 'idle' && <LoginProgressView />}
+      {/* idle with a message: the last attempt was cancelled ("Login cancelled."); say so. */}
+      {login && (login.phase !== 'idle' || login.message) && <LoginProgressView />}
     </section>
   );
 }
@@ -90,7 +91,7 @@ function LoginProgressView() {
   return (
     <div role="status" aria-live="polite" className={`login-progress phase-${login.phase}`} data-testid="login-progress">
       <p>
-        <strong>{PHASE_TEXT[login.phase] ?? login.phase}</strong>
+        {login.phase !== 'idle' && <strong>{PHASE_TEXT[login.phase] ?? login.phase}</strong>}
       </p>
       {login.message && <p>{login.message}</p>}
       {login.authURL && (

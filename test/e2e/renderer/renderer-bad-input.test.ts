@@ -118,9 +118,8 @@ test('bad input: schema-failing call, foreign caller, browser never returns (can
     await page.getByRole('button', { name: 'Log in' }).click();
     await waitFor('second AuthURL handed to the browser', () => opened[1], 30_000);
     await page.getByRole('button', { name: 'Cancel' }).click();
-    // The window goes back to the sign-in form: no progress, no Cancel, "Log in" ready again.
-    // (The flow's "Login cancelled." sentence comes with phase idle, which the renderer does not show.)
-    await page.getByTestId('login-progress').waitFor({ state: 'hidden' });
+    // The window goes back to the sign-in form: it says the login was cancelled, no Cancel, "Log in" ready again.
+    await page.getByTestId('login-progress').getByText('Login cancelled.').waitFor({ timeout: 10_000 });
     await page.getByRole('button', { name: 'Cancel' }).waitFor({ state: 'detached' });
     assert.equal(await page.getByRole('button', { name: 'Log in' }).isEnabled(), true);
     assert.equal((await e.client.call('status', {})).BackendState, 'NeedsLogin');
