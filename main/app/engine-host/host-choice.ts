@@ -27,7 +27,11 @@ export type HostChoice =
 export interface HostChoiceOptions {
   daemonSocketPaths: readonly string[];
   helperSocketPath: string;
-  /** False for builds that can only be a client (AppImage: it cannot install the helper). */
+  /**
+   * False for builds that cannot install the helper (AppImage): they host the engine only when a
+   * helper installed by a package is already there (issue 7: "AppImage only as a client of an
+   * installed helper or daemon"), never control-plane only.
+   */
   canHostInProcess: boolean;
 }
 
@@ -48,11 +52,12 @@ export async function chooseEngineHost(probe: HostProbe, o: HostChoiceOptions): 
     skipped.push(`${path} does not answer`);
   }
   const why = skipped.length ? ` (${skipped.join('; ')})` : '';
-  if (!o.canHostInProcess) {
-    return { mode: 'unavailable', reason: `No running meshtrayd was found${why}; this build needs an installed meshtrayd.` };
-  }
   const helper = await probe.stat(o.helperSocketPath);
-  if (!helper || !helper.isSocket || helper.uid !== 0) {
+  const helperUsable = helper !== undefined && helper.isSocket && helper.uid === 0;
+  if (!o.canHostInProcess && !helperUsable) {
+    return { mode: 'unavailable', reason: `No running meshtrayd or installed Meshtray helper was found${why}; this build (AppImage) needs one of them, installed by the deb/rpm package or as a meshtrayd service.` };
+  }
+  if (!helperUsable) {
     // Still useful: log in, see the tailnet, change settings. Carrying traffic needs the helper.
     return {
       mode: 'in-process',

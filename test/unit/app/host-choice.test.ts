@@ -28,9 +28,14 @@ test('no daemon and no helper: in-process, control plane only, and says why; App
   assert.match(c.mode === 'in-process' ? c.reason : '', /helper at \/run\/meshtray\/helper.sock is not installed .* cannot carry traffic/);
   const foreignHelper = await chooseEngineHost(probe({ '/run/meshtray/helper.sock': { uid: 1000, isSocket: true } }, []), opts);
   assert.equal(foreignHelper.mode === 'in-process' ? foreignHelper.helperSocketPath : 'x', undefined, 'a helper socket not owned by root is not used');
-  const a = await chooseEngineHost(probe({ '/run/meshtray/helper.sock': { uid: 0, isSocket: true } }, []), { ...opts, canHostInProcess: false });
+  // AppImage: a client of an installed helper or daemon only.
+  const a = await chooseEngineHost(probe({}, []), { ...opts, canHostInProcess: false });
   assert.equal(a.mode, 'unavailable');
-  assert.match(a.mode === 'unavailable' ? a.reason : '', /needs an installed meshtrayd/);
+  assert.match(a.mode === 'unavailable' ? a.reason : '', /No running meshtrayd or installed Meshtray helper was found; this build \(AppImage\) needs one of them/);
+  const foreignForAppImage = await chooseEngineHost(probe({ '/run/meshtray/helper.sock': { uid: 1000, isSocket: true } }, []), { ...opts, canHostInProcess: false });
+  assert.equal(foreignForAppImage.mode, 'unavailable', 'not a helper owned by another user either');
+  const withHelper = await chooseEngineHost(probe({ '/run/meshtray/helper.sock': { uid: 0, isSocket: true } }, []), { ...opts, canHostInProcess: false });
+  assert.deepEqual(withHelper, { mode: 'in-process', helperSocketPath: '/run/meshtray/helper.sock', reason: 'no running meshtrayd' });
 });
 
 test('a dead socket file is skipped; a root-owned helper is used', async () => {
