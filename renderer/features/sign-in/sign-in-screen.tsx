@@ -90,9 +90,11 @@ function LoginProgressView() {
   if (!login) return null;
   return (
     <div role="status" aria-live="polite" className={`login-progress phase-${login.phase}`} data-testid="login-progress">
-      <p>
-        {login.phase !== 'idle' && <strong>{PHASE_TEXT[login.phase] ?? login.phase}</strong>}
-      </p>
+      {login.phase !== 'idle' && (
+        <p>
+          <strong>{PHASE_TEXT[login.phase] ?? login.phase}</strong>
+        </p>
+      )}
       {login.message && <p>{login.message}</p>}
       {login.authURL && (
         <p className="auth-url">
