@@ -8,10 +8,9 @@ import assert from 'node:assert/strict';
 import dnsPacket from 'dns-packet';
 import { buildDNSPlan } from '../../../main/engine/dns/dns-config.js';
 import { MagicDNSResolver } from '../../../main/engine/dns/resolver.js';
-import { NetMap } from '../../../main/engine/netmap/netmap.js';
-import { parseMapResponse } from '../../../main/engine/netmap/tailcfg.js';
 import { waitFor } from '../../lab/proc.js';
 import { withLab } from '../../lab/with-lab.js';
+import { netmapOfTailscaled } from '../support/tailscaled-netmap.js';
 
 function rev4(ip: string): string {
   return ip.split('.').reverse().join('.') + '.in-addr.arpa';
@@ -36,13 +35,7 @@ test('MagicDNS answers match tailscaled\'s quad-100 for the same Headscale netma
     assert.ok(b1v4 && b1v6);
     await waitFor('a1 answers b1.tailnet.test', async () => (await lab.exec('a1', ['dig', '+short', '@100.100.100.100', 'b1.tailnet.test'])).stdout.trim() === b1v4, { timeoutMs: 30_000, intervalMs: 300 });
 
-    const r = await a1.cli(['debug', 'netmap'], 15_000);
-    assert.equal(r.code, 0, r.stderr);
-    const raw = JSON.parse(r.stdout) as { SelfNode: unknown; Peers?: unknown[]; DNS?: unknown };
-    const parsed = parseMapResponse({ Node: raw.SelfNode, Peers: raw.Peers ?? [], DNSConfig: raw.DNS });
-    assert.ok(parsed.ok, parsed.ok ? '' : parsed.reason);
-    const nm = new NetMap({ clock: { now: () => Date.now(), setTimeout: () => ({ cancel() {} }) } });
-    nm.apply(parsed.value);
+    const nm = await netmapOfTailscaled(a1);
     const plan = buildDNSPlan({ self: nm.self, peers: nm.peers(), dns: nm.dnsConfig, magicDNSSuffix: nm.magicDNSSuffix, corpDNS: true, exitNodeSelected: false, base: { nameservers: ['127.0.0.1'], searchDomains: [] } });
     const ours = new MagicDNSResolver({ upstream: { query: () => Promise.reject(new Error('no upstream in this test')) }, forwardTimeoutMs: 100 });
     ours.setConfig(plan.resolver);

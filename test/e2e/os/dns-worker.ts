@@ -3,7 +3,6 @@
 // resolv.conf manager pointing the namespace's resolver at it. argv[2] = backup path.
 // SIGTERM = a clean stop (restore); SIGKILL = a crash (the test repairs afterwards).
 import { createSocket, type Socket } from 'node:dgram';
-import dnsPacket from 'dns-packet';
 import { buildDNSPlan } from '../../../main/engine/dns/dns-config.js';
 import { DirectResolvConf } from '../../../main/engine/dns/resolv-conf.js';
 import { nodeResolvFS } from '../../../main/engine/dns/node-resolv-fs.js';
@@ -11,24 +10,16 @@ import { MagicDNSResolver } from '../../../main/engine/dns/resolver.js';
 import { MagicDNSServer } from '../../../main/engine/dns/server.js';
 import { nodeUpstream } from '../../../main/engine/dns/upstream.js';
 import { newNetMap, parse, rawFull, rawNode } from '../../unit/engine/netmap/helpers.js';
+import { fixedAAnswer } from '../support/dns-answer.js';
 import { serveWorker } from './support.js';
 
-/** A tiny authoritative upstream: every A query gets `answer`. */
+/** A tiny authoritative upstream on ip:53: every A query gets `answer` (undefined: never answers). */
 function upstream(ip: string, answer: string | undefined): Promise<Socket> {
   return new Promise((resolve) => {
     const s = createSocket('udp4');
     s.on('message', (m, ri) => {
-      if (!answer) return; // the one that never answers
-      let q: dnsPacket.DecodedPacket;
-      try {
-        q = dnsPacket.decode(m);
-      } catch {
-        return;
-      }
-      const qq = q.questions?.[0];
-      if (!qq) return;
-      const answers: dnsPacket.Answer[] = qq.type === 'A' ? [{ type: 'A', name: qq.name, ttl: 60, data: answer }] : [];
-      s.send(dnsPacket.encode({ type: 'response', id: q.id ?? 0, flags: dnsPacket.RECURSION_AVAILABLE, questions: q.questions!, answers }), ri.port, ri.address);
+      const r = answer ? fixedAAnswer(m, answer) : undefined;
+      if (r) s.send(r, ri.port, ri.address);
     });
     s.bind(53, ip, () => resolve(s));
   });

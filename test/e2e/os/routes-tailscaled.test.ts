@@ -6,14 +6,14 @@
 // agrees with the kernel's `ip route get` on a1.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NetMap } from '../../../main/engine/netmap/netmap.js';
-import { parseMapResponse } from '../../../main/engine/netmap/tailcfg.js';
+import type { NetMap } from '../../../main/engine/netmap/netmap.js';
 import { computeRouteTable, type LocalInterface, type RoutePrefs } from '../../../main/engine/routes/route-table.js';
 import { why } from '../../../main/engine/routes/why.js';
 import { peerByHostName } from '../../lab/peer-output.js';
 import { waitFor } from '../../lab/proc.js';
 import { withLab } from '../../lab/with-lab.js';
 import type { Lab } from '../../lab/lab.js';
+import { netmapOfTailscaled } from '../support/tailscaled-netmap.js';
 
 /** tailscaled's table 52 as a set of "prefix" and "throw prefix" strings. */
 async function table52(lab: Lab): Promise<string[]> {
@@ -38,15 +38,8 @@ async function interfaces(lab: Lab): Promise<LocalInterface[]> {
   return list.map((i) => ({ name: i.ifname, loopback: i.link_type === 'loopback', addresses: (i.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`) }));
 }
 
-async function netmapOf(lab: Lab): Promise<NetMap> {
-  const r = await lab.peer('a1').cli(['debug', 'netmap'], 15_000);
-  assert.equal(r.code, 0, r.stderr);
-  const nm = JSON.parse(r.stdout) as { SelfNode: unknown; Peers?: unknown[]; DNS?: unknown };
-  const parsed = parseMapResponse({ Node: nm.SelfNode, Peers: nm.Peers ?? [], DNSConfig: nm.DNS });
-  assert.ok(parsed.ok, parsed.ok ? '' : parsed.reason);
-  const m = new NetMap({ clock: { now: () => Date.now(), setTimeout: () => ({ cancel() {} }) } });
-  m.apply(parsed.value);
-  return m;
+function netmapOf(lab: Lab): Promise<NetMap> {
+  return netmapOfTailscaled(lab.peer('a1'));
 }
 
 const PREFS: RoutePrefs = { RouteAll: false, ExitNodeID: '', ExitNodeIP: '', ExitNodeAllowLANAccess: false, AdvertiseRoutes: [], NoSNAT: false, NoStatefulFiltering: true };

@@ -4,6 +4,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeCommandRunner } from '../../../main/engine/router/node-runner.js';
 
 export function canRunNetns(): { ok: boolean; why?: string } {
   if (process.platform !== 'linux') return { ok: false, why: 'needs Linux network namespaces' };
@@ -36,20 +37,9 @@ export function sh(argv: readonly string[], o: { ns?: string; allowFail?: boolea
   return res;
 }
 
+/** `argv` in namespace `ns` without blocking the event loop: the router's own command runner. */
 export function shAsync(argv: readonly string[], o: { ns?: string; timeoutMs?: number } = {}): Promise<ShResult> {
-  const full = o.ns ? ['ip', 'netns', 'exec', o.ns, ...argv] : [...argv];
-  return new Promise((resolve) => {
-    const c = spawn(full[0]!, full.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    c.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    c.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const t = setTimeout(() => c.kill('SIGKILL'), o.timeoutMs ?? 30_000);
-    c.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ code: code ?? 128, stdout, stderr });
-    });
-  });
+  return nodeCommandRunner({ timeoutMs: o.timeoutMs ?? 30_000, prefix: o.ns ? ['ip', 'netns', 'exec', o.ns] : [] }).run(argv);
 }
 
 /** A fresh namespace with lo up and its own resolv.conf; removed on cleanup and on process exit. */
