@@ -38,6 +38,27 @@ function stripUndefined<T extends Record<string, unknown>>(o: T): T {
   return o;
 }
 
+/** What the data path knows about our network (DataPathPort.netInfo). */
+export interface NetInfoFacts {
+  PreferredDERP: number;
+  WorkingUDP: boolean | null;
+  MappingVariesByDestIP: boolean | null;
+}
+
+/**
+ * Adds Hostinfo.NetInfo once the data path has a home DERP: peers reach us there before any direct
+ * path exists, so control must hear it. Unknown probe results (null) are left out, not sent as false.
+ */
+export function withNetInfo(hi: Hostinfo, ni: NetInfoFacts | undefined): Hostinfo {
+  if (!ni?.PreferredDERP) return hi;
+  hi.NetInfo = {
+    PreferredDERP: ni.PreferredDERP,
+    ...(ni.WorkingUDP !== null ? { WorkingUDP: ni.WorkingUDP } : {}),
+    ...(ni.MappingVariesByDestIP !== null ? { MappingVariesByDestIP: ni.MappingVariesByDestIP } : {}),
+  };
+  return hi;
+}
+
 /** Stable comparison key: a lite update is sent only when this changes. */
 export function hostinfoKey(hi: Hostinfo): string {
   return JSON.stringify(hi, Object.keys(hi).sort());
