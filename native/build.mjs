@@ -3,7 +3,7 @@
 // native/meshtray-native.node. Usage: node native/build.mjs [--debug]
 // Gentle on shared machines: nice 10 and at most 2 jobs unless CARGO_BUILD_JOBS says otherwise.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync } from 'node:fs';
+import { copyFileSync, existsSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,5 +29,10 @@ if (!existsSync(built)) {
   console.error(`build:native: cargo succeeded but ${built} is missing`);
   process.exit(1);
 }
-copyFileSync(built, join(here, 'meshtray-native.node'));
+// Copy then rename: overwriting the file in place would change the pages of every running process
+// that has the addon mapped (a meshtrayd under test dies with SIGBUS/SIGSEGV); a rename leaves
+// them on the old inode.
+const dest = join(here, 'meshtray-native.node');
+copyFileSync(built, `${dest}.tmp-${process.pid}`);
+renameSync(`${dest}.tmp-${process.pid}`, dest);
 console.log(`build:native: native/meshtray-native.node ready (${((Date.now() - started) / 1000).toFixed(1)} s)`);
