@@ -19,13 +19,14 @@ import { defaultPrefs, type MaskedPrefs, type Prefs } from '../../../common/sche
 import type { BackendState, Status } from '../../../common/schemas/status.js';
 import { PrivateKey } from '../keys/keys.js';
 import type { Clock, Logger, Random, StateStore } from '../ports/ports.js';
-import type { Hostinfo, MapRequest, RegisterResponse } from '../control/messages.js';
+import type { Hostinfo, MapRequest } from '../control/messages.js';
 import { NetMap, type NetNode } from '../netmap/netmap.js';
 import type { LocalApiBackend } from '../localapi/server.js';
 import type { ControlClientFactory, ControlClientPort } from './control-port.js';
 import { buildHostinfo, withNetInfo, type HostFacts } from './hostinfo.js';
 import { NotifyBus } from './notify-bus.js';
-import { loadOrCreateMachineKey, loadPrefs, loadProfile, savePrefs, saveProfile, type Profile } from './profile.js';
+import { loadOrCreateMachineKey, loadPrefs, savePrefs } from './profile.js';
+import { LoginKeys } from './login.js';
 import { buildStatus } from './status-builder.js';
 import type { DataPathFactory } from './data-path-port.js';
 import { controlAndDerpIPs, exitNodePrefs, OSWiring, type OSDeps } from './os-wiring.js';
@@ -80,14 +81,9 @@ export class LocalBackend implements LocalApiBackend {
   private prefs: Prefs = defaultPrefs();
   private state: BackendState = 'NoState';
   private machineKey: PrivateKey<'machine'> | undefined;
-  /** The registered node key (persisted with the login). */
-  private nodeKey: PrivateKey<'node'> | undefined;
-  /** The key we rotated away from; sent as OldNodeKey. */
-  private oldNodeKey: PrivateKey<'node'> | undefined;
-  /** A key being registered (interactive login, rotation); persisted only once control accepts it. */
-  private tryingKey: PrivateKey<'node'> | undefined;
+  /** The login's node keys (current, old, being tried) and their persistence. */
+  private readonly keys: LoginKeys;
   private readonly discoKey: PrivateKey<'disco'>;
-  private profileMeta: Pick<Profile, 'LoginName' | 'UserID'> = {};
   private authURL = '';
   private loggedIn = false;
   private netmapLive = false;
@@ -117,6 +113,7 @@ export class LocalBackend implements LocalApiBackend {
     // The disco key is new every process start (tailscale magicsock), never persisted.
     this.discoKey = PrivateKey.generate('disco', this.random);
     this.netmap = new NetMap({ clock: this.clock });
+    this.keys = new LoginKeys(this.store, this.random, this.log);
     this.bus = new NotifyBus(
       this.clock,
       () => ({ Version: this.opts.version, State: this.state, Prefs: { ...this.prefs }, Status: this.buildStatus() }),
@@ -157,25 +154,16 @@ export class LocalBackend implements LocalApiBackend {
   async init(): Promise<void> {
     this.machineKey = await loadOrCreateMachineKey(this.store, this.random, this.log);
     this.prefs = await loadPrefs(this.store, this.log);
-    const profile = await loadProfile(this.store, this.log);
-    if (profile) {
-      try {
-        this.nodeKey = PrivateKey.parse('node', profile.PrivateNodeKey);
-        this.oldNodeKey = profile.OldPrivateNodeKey ? PrivateKey.parse('node', profile.OldPrivateNodeKey) : undefined;
-        this.profileMeta = { LoginName: profile.LoginName, UserID: profile.UserID };
-      } catch {
-        this.log.error('state: stored node key is malformed; a new login is needed');
-      }
-    }
+    await this.keys.load();
     this.log.info('backend: loaded state', {
       machineKey: this.machineKey.public.toString(),
-      nodeKey: this.nodeKey?.public.toString() ?? null,
+      nodeKey: this.keys.nodeKey?.public.toString() ?? null,
       wantRunning: this.prefs.WantRunning,
       controlURL: this.prefs.ControlURL,
     });
     // Undo what a killed predecessor left (routes, rules, iptables, resolv.conf) before anything runs.
     await this.os?.start();
-    if (this.prefs.WantRunning && this.nodeKey && this.prefs.ControlURL) this.startSession(undefined);
+    if (this.prefs.WantRunning && this.keys.nodeKey && this.prefs.ControlURL) this.startSession(undefined);
     this.setState(this.nextState());
   }
 
@@ -216,7 +204,7 @@ export class LocalBackend implements LocalApiBackend {
     const prevURL = this.prefs.ControlURL;
     await this.applyPrefs(upEdits(req, this.prefs));
     const urlChanged = prevURL !== '' && prevURL !== this.prefs.ControlURL;
-    if (urlChanged && this.nodeKey) {
+    if (urlChanged && this.keys.nodeKey) {
       // A login belongs to one control server: switching servers starts a fresh login.
       this.log.info('backend: control URL changed; dropping the old login', { from: prevURL, to: this.prefs.ControlURL });
       await this.forgetLogin();
@@ -253,7 +241,7 @@ export class LocalBackend implements LocalApiBackend {
   }
 
   async logout(): Promise<Record<string, never>> {
-    const key = this.nodeKey;
+    const key = this.keys.nodeKey;
     this.stopSession();
     if (key && this.prefs.ControlURL) {
       await logoutAtControl({ client: () => this.controlClient(), nodeKey: key, hostinfo: () => this.hostinfo(), clock: this.clock, logger: this.log });
@@ -331,7 +319,7 @@ export class LocalBackend implements LocalApiBackend {
   private nextState(): BackendState {
     // Order as tailscale's nextStateLocked: login problems first, then the user's wish, then progress.
     if (this.authURL) return 'NeedsLogin';
-    if (!this.nodeKey) return 'NeedsLogin';
+    if (!this.keys.nodeKey) return 'NeedsLogin';
     if (!this.prefs.WantRunning) return 'Stopped';
     if (this.loggedIn && this.netmapLive && this.netmap.self?.MachineAuthorized === false) return 'NeedsMachineAuth';
     if (this.loggedIn && this.netmapLive) return 'Running';
@@ -351,7 +339,7 @@ export class LocalBackend implements LocalApiBackend {
     return buildStatus({
       version: this.opts.version,
       state: this.state,
-      haveNodeKey: this.nodeKey !== undefined,
+      haveNodeKey: this.keys.nodeKey !== undefined,
       authURL: this.authURL,
       netmap: this.hasNetmap ? this.netmap : undefined,
       health: [...this.health, ...this.osHealth],
@@ -378,23 +366,12 @@ export class LocalBackend implements LocalApiBackend {
   }
 
   private async forgetLogin(): Promise<void> {
-    this.nodeKey = undefined;
-    this.oldNodeKey = undefined;
-    this.tryingKey = undefined;
-    this.profileMeta = {};
     this.loggedIn = false;
     this.netmapLive = false;
     this.authURL = '';
     this.hasNetmap = false;
     this.netmap.startStream();
-    await saveProfile(this.store, undefined);
-  }
-
-  private async persistLogin(): Promise<void> {
-    if (!this.nodeKey) return;
-    const p: Profile = { ControlURL: this.prefs.ControlURL, PrivateNodeKey: this.nodeKey.toSecretText(), ...this.profileMeta };
-    if (this.oldNodeKey) p.OldPrivateNodeKey = this.oldNodeKey.toSecretText();
-    await saveProfile(this.store, p);
+    await this.keys.forget();
   }
 
   private setHealth(msg: string, on: boolean): void {
@@ -413,16 +390,14 @@ export class LocalBackend implements LocalApiBackend {
   // ---- sessions: the register loop + map loop for one "up" ----------------------------------
 
   private beginRun(authKey: string | undefined, forceReauth: boolean): void {
-    if (forceReauth && this.nodeKey) this.rotateNodeKey('forced re-auth');
+    if (forceReauth && this.keys.nodeKey) this.rotateNodeKey('forced re-auth');
     this.authURL = '';
     this.startSession(authKey);
   }
 
   private rotateNodeKey(why: string): void {
-    this.oldNodeKey = this.nodeKey ?? this.oldNodeKey;
-    this.tryingKey = PrivateKey.generate('node', this.random);
+    this.keys.rotate(why);
     this.loggedIn = false;
-    this.log.info('backend: new node key', { why, old: this.oldNodeKey?.public.toString() ?? null, new: this.tryingKey.public.toString() });
   }
 
   private startSession(authKey: string | undefined): void {
@@ -477,9 +452,9 @@ export class LocalBackend implements LocalApiBackend {
   }
 
   private mapRequest(stream: boolean): MapRequest {
-    if (!this.nodeKey) throw new MeshtrayError('ERR_NEEDS_LOGIN', 'no node key');
+    if (!this.keys.nodeKey) throw new MeshtrayError('ERR_NEEDS_LOGIN', 'no node key');
     return buildMapRequest({
-      nodeKey: this.nodeKey.public.toString(),
+      nodeKey: this.keys.nodeKey.public.toString(),
       discoKey: this.discoKey.public.toString(),
       hostinfo: this.hostinfo(),
       endpoints: this.paths.path?.endpointFields(),
@@ -496,14 +471,14 @@ export class LocalBackend implements LocalApiBackend {
       counters: this.counters,
       client: () => this.controlClient(),
       hostinfo: () => this.hostinfo(),
-      keyToTry: () => this.tryingKey ?? this.nodeKey ?? (this.tryingKey = PrivateKey.generate('node', this.random)),
-      oldKey: () => this.oldNodeKey,
+      keyToTry: () => this.keys.toTry(),
+      oldKey: () => this.keys.oldNodeKey,
       attempting: () => this.setState(this.nextState()),
       reachable: (ok) => this.setHealth(NOT_CONNECTED, !ok),
       refused: (error, final) => {
         this.bus.publish({ ErrMessage: error });
         if (!final) return;
-        this.tryingKey = undefined;
+        this.keys.dropTrying();
         this.setState(this.nextState());
       },
       keyExpired: () => this.rotateNodeKey('control reported the node key as expired'),
@@ -515,24 +490,16 @@ export class LocalBackend implements LocalApiBackend {
         this.bus.publish({ BrowseToURL: url });
         this.bus.statusChanged();
       },
-      accepted: (key, resp) => this.acceptLogin(key, resp),
+      accepted: (key, resp) => this.keys.accept(key, resp, this.prefs.ControlURL),
       loggedIn: (key) => {
         this.authURL = '';
         this.loggedIn = true;
-        this.log.info('backend: logged in', { nodeKey: key.public.toString(), user: this.profileMeta.LoginName ?? null });
+        this.log.info('backend: logged in', { nodeKey: key.public.toString(), user: this.keys.loginName ?? null });
         this.bus.publish({ LoginFinished: {} });
         this.setState(this.nextState());
         this.bus.statusChanged();
       },
     };
-  }
-
-  private async acceptLogin(key: PrivateKey<'node'>, resp: RegisterResponse): Promise<void> {
-    this.nodeKey = key;
-    this.tryingKey = undefined;
-    if (resp.Login?.LoginName) this.profileMeta.LoginName = resp.Login.LoginName;
-    if (resp.User?.ID !== undefined) this.profileMeta.UserID = resp.User.ID;
-    await this.persistLogin();
   }
 
   /** The map session's view of the backend: what each stream event means for state and Status. */
@@ -589,7 +556,7 @@ export class LocalBackend implements LocalApiBackend {
       netmap: this.netmap,
       discoKey: this.discoKey,
       logger: this.log,
-      nodeKey: () => (this.closed ? undefined : this.nodeKey),
+      nodeKey: () => (this.closed ? undefined : this.keys.nodeKey),
       routeAll: () => this.prefs.RouteAll,
       endpointsChanged: () => this.pushEndpoints(),
       startFailed: (failed) => this.setHealth(DATA_PLANE_FAILED, failed),
@@ -626,12 +593,12 @@ export class LocalBackend implements LocalApiBackend {
 
   /** Our endpoints or home DERP changed: tell control (a non-streaming MapRequest). */
   private pushEndpoints(): void {
-    if (!this.loggedIn || !this.nodeKey) return;
+    if (!this.loggedIn || !this.keys.nodeKey) return;
     this.lite.endpointsChanged(this.session?.signal);
   }
 
   private hostinfoMaybeChanged(): void {
-    if (!this.loggedIn || !this.netmapLive || !this.nodeKey) return;
+    if (!this.loggedIn || !this.netmapLive || !this.keys.nodeKey) return;
     this.lite.hostinfoMaybeChanged(this.session?.signal);
   }
 }
