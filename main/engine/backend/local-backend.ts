@@ -3,6 +3,7 @@
 // tests) calls its methods or subscribes; nothing else mutates this state. The work is done by
 // pieces with one job each, which report back through hooks so that state changes and Notify
 // events still happen here, in one place:
+//   login.ts           the login's node keys (current, old, being tried) and their persistence
 //   register.ts        registration: auth key, interactive AuthURL + followup, expired-key rotation
 //   map-session.ts     the streaming map poll: backoff, watchdog, bad messages, key expiry, 404
 //   data-path-host.ts  the data path per node key, and the OS apply that feeds its AllowedIPs
