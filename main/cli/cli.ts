@@ -1,14 +1,17 @@
 // The `meshtray` CLI: tailscale's verbs and flag spellings (cmd/tailscale/cli/{up,down,logout,status,
-// ip,version}.go) over the daemon's LocalAPI. runCli returns the exit code instead of exiting, so
+// ip,whois,exitnode,version}.go) over the daemon's LocalAPI. runCli returns the exit code instead of exiting, so
 // tests run it in-process.
 import { Command, CommanderError, Option } from 'commander';
 import { LocalClient, DEFAULT_SOCKET } from '../client/localapi-client.js';
 import { MeshtrayError } from '../../common/errors/errors.js';
 import { defaultPrefs, type MaskedPrefs } from '../../common/schemas/prefs.js';
 import type { Notify } from '../../common/schemas/notify.js';
+import type { ApiResponse } from '../../common/contract/api.js';
 import { FlagError, normalizeGoFlags, parseGoDuration } from './go-flags.js';
 import { resolveAuthKey } from './auth-key.js';
 import { findPeer, formatStatus } from './status-format.js';
+import { CliFail, formatExitNodeList, formatSuggestion, suggestExitNode } from './exit-node.js';
+import { canonicalIP, formatWhoIs, whoIs, whoIsJSON } from './whois.js';
 import { fetchOSMetrics, osMetricsLines, registerDebugPrefs, registerSet, registerWhy } from './os-commands.js';
 import { addPrefFlags, needsCurrentPrefs, prefsFromFlags, PREF_BOOL_FLAGS, type PrefFlagOpts } from './pref-flags.js';
 import { packageVersion } from './version.js';
@@ -19,7 +22,7 @@ export interface CliIO {
   err: (s: string) => void;
 }
 
-const BOOL_FLAGS = new Set(['until-direct', 'tsmp', 'icmp', 'verbose', 'json', 'force-reauth', 'reset', 'peers', 'self', 'active', '4', '6', '1', ...PREF_BOOL_FLAGS]);
+const BOOL_FLAGS = new Set(['until-direct', 'tsmp', 'icmp', 'verbose', 'json', 'force-reauth', 'reset', 'peers', 'self', 'active', 'header', 'web', 'browser', '4', '6', '1', ...PREF_BOOL_FLAGS]);
 
 /** Thrown inside actions to finish with an exit code after output was written. */
 class Exit extends Error {
@@ -51,6 +54,10 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
       io.err(`meshtray: ${e.message}\n`);
       return 2;
     }
+    if (e instanceof CliFail) {
+      io.err(`${e.message}\n`);
+      return 1;
+    }
     if (MeshtrayError.is(e)) {
       io.err(`${e.message}\n`);
       return 1;
@@ -67,7 +74,7 @@ function buildProgram(io: CliIO): Command {
     .description('Meshtray: a Tailscale-compatible mesh VPN client (talks to meshtrayd)')
     .option('--socket <path>', 'path to meshtrayd\'s LocalAPI socket', DEFAULT_SOCKET)
     .exitOverride()
-    .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: (s, write) => write(s.split('\n')[0] + '\n') })
+    .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: (s, write) => write(usageErrorLine(program, s)) })
     .showSuggestionAfterError(true)
     .allowExcessArguments(false);
 
@@ -112,15 +119,31 @@ function buildProgram(io: CliIO): Command {
     .command('status')
     .description('show the state of this node and its peers')
     .option('--json', 'output in JSON format (tailscale field names)')
-    .action(async (o: { json?: boolean }) => {
+    .option('--active', 'only peers with active sessions')
+    .option('--self', 'show this machine (default true; --self=false to hide it)')
+    .addOption(new Option('--no-self').hideHelp())
+    .option('--peers', 'show the peers (default true; --peers=false to hide them)')
+    .addOption(new Option('--no-peers').hideHelp())
+    .option('--header', 'show column headers in table format')
+    // tailscale's web mode: refused with one line rather than silently printing the table.
+    .addOption(new Option('--web').hideHelp())
+    .addOption(new Option('--listen <addr>').hideHelp())
+    .addOption(new Option('--browser').hideHelp())
+    .addOption(new Option('--no-browser').hideHelp())
+    .action(async (o: StatusOpts) => {
+      for (const [flag, v] of [['web', o.web], ['listen', o.listen], ['browser', o.browser]] as const) {
+        if (v !== undefined) throw new FlagError(`status --${flag} is not supported: Meshtray has no status web page (use "meshtray status --json")`);
+      }
       const st = await client().status();
       if (o.json) {
+        // tailscale: --peers=false asks for the status without peers (Peer null); --active drops idle ones.
+        const peers = o.peers === false ? null : o.active ? Object.fromEntries(Object.entries(st.Peer ?? {}).filter(([, p]) => p.Active)) : st.Peer;
         // The prefs ride along (ExitNodeID, RouteAll, CorpDNS, AdvertiseRoutes, NoSNAT, …) so one
         // call shows what the node was asked to do beside what it does.
-        io.out(JSON.stringify({ ...st, Prefs: await client().getPrefs() }, null, 2) + '\n');
+        io.out(JSON.stringify({ ...st, Peer: peers, Prefs: await client().getPrefs() }, null, 2) + '\n');
         return;
       }
-      const t = formatStatus(st);
+      const t = formatStatus(st, { ...(o.self === false ? { self: false } : {}), ...(o.peers === false ? { peers: false } : {}), ...(o.active ? { active: true } : {}), ...(o.header ? { header: true } : {}) });
       (t.exitCode === 0 ? io.out : io.err)(t.text);
       throw new Exit(t.exitCode);
     });
@@ -131,11 +154,18 @@ function buildProgram(io: CliIO): Command {
     .option('-4', 'only IPv4')
     .option('-6', 'only IPv6')
     .option('-1', 'only one address, preferring IPv4')
+    .option('--assert <ip>', "assert that one of this node's IPs is this address (exit 1 if not)")
     .argument('[peer]', 'peer hostname, MagicDNS name or IP')
-    .action(async (peer: string | undefined, o: { 4?: boolean; 6?: boolean; 1?: boolean }) => {
+    .action(async (peer: string | undefined, o: { 4?: boolean; 6?: boolean; 1?: boolean; assert?: string }) => {
       const n = [o[4], o[6], o[1]].filter(Boolean).length;
       if (n > 1) throw new FlagError('-1, -4 and -6 are mutually exclusive');
       const st = await client().status();
+      if (o.assert !== undefined) {
+        // tailscale ip --assert checks this node's own addresses (cmd/tailscale/cli/ip.go).
+        const mine = st.TailscaleIPs ?? [];
+        if (mine.some((i) => i === o.assert || canonicalIP(i) === canonicalIP(o.assert!))) return;
+        throw new CliFail(`assertion failed: IP ${JSON.stringify(o.assert)} not found among [${mine.join(' ')}]`);
+      }
       let ips: string[];
       if (peer) {
         const p = findPeer(st, peer);
@@ -158,7 +188,7 @@ function buildProgram(io: CliIO): Command {
       if (o[6]) out = v6;
       if (o[1]) out = (v4.length ? v4 : v6).slice(0, 1);
       if (out.length === 0) {
-        io.err(`no ${o[6] ? 'IPv6' : 'IPv4'} address\n`);
+        io.err(`no Tailscale ${o[6] ? 'IPv6' : 'IPv4'} address\n`);
         throw new Exit(1);
       }
       io.out(out.join('\n') + '\n');
@@ -191,6 +221,36 @@ function buildProgram(io: CliIO): Command {
       else throw new FlagError(`unknown output format "${o.format}"`);
     });
 
+  program
+    .command('whois')
+    .description('show the machine and user associated with a tailnet IP (v4 or v6)')
+    .argument('<ip[:port]>', 'a tailnet address, optionally with a port, or a node key (nodekey:…)')
+    .option('--json', 'output in JSON format')
+    .option('--proto <proto>', 'protocol: "tcp", "udp" or "" (both); addresses are matched the same for each')
+    .action(async (addr: string, o: { json?: boolean; proto?: string }) => {
+      if (o.proto !== undefined && !['', 'tcp', 'udp'].includes(o.proto)) throw new FlagError(`invalid --proto "${o.proto}": want "tcp", "udp" or ""`);
+      const w = whoIs(await client().status(), addr);
+      io.out(o.json ? JSON.stringify(whoIsJSON(w), null, 2) + '\n' : formatWhoIs(w));
+    });
+
+  const exitNode = program.command('exit-node').description('show machines on your tailnet configured as exit nodes');
+  exitNode
+    .command('list')
+    .description('show exit nodes')
+    .option('--filter <country>', 'filter exit nodes by country', '')
+    .action(async (o: { filter: string }) => {
+      io.out(formatExitNodeList(await client().status(), o.filter, Date.now()));
+    });
+  exitNode
+    .command('suggest')
+    .description('suggest the online exit node whose home DERP region is nearest (lowest netcheck latency)')
+    .action(async () => {
+      const c = client();
+      const st = await c.status();
+      if (st.BackendState !== 'Running') throw new CliFail(`suggest exit node: not running (state: ${st.BackendState})`);
+      io.out(formatSuggestion(suggestExitNode(st, await fetchNetcheck(c))));
+    });
+
   registerSet(program, client);
   registerWhy(program, client, io);
   const debug = program.command('debug').description('debugging commands');
@@ -215,10 +275,43 @@ function buildProgram(io: CliIO): Command {
       io.out(o.json ? JSON.stringify({ short: v, long: v, meshtray: true }, null, 2) + '\n' : `${v}\n`);
     });
 
-  for (const c of [...program.commands, ...debug.commands]) {
-    c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err, outputError: (s, write) => write(s.split('\n')[0] + '\n') }).allowExcessArguments(false);
+  const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
+  for (const c of all(program).slice(1)) {
+    c.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err, outputError: (s, write) => write(usageErrorLine(c, s)) }).allowExcessArguments(false);
   }
   return program;
+}
+
+/**
+ * A usage error as one line: what was wrong (commander's message, its "Did you mean" folded in) and
+ * where the usage is, e.g. "meshtray status: unknown option '--bogus'; see 'meshtray status --help'".
+ */
+function usageErrorLine(cmd: Command, msg: string): string {
+  const path: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) path.unshift(c.name());
+  const what = msg.replace(/^error: /, '').split('\n').map((l) => l.trim()).filter(Boolean).join(' ').replace(/\.$/, '');
+  return `${path.join(' ')}: ${what}; see '${path.join(' ')} --help'\n`;
+}
+
+interface StatusOpts {
+  json?: boolean;
+  active?: boolean;
+  self?: boolean;
+  peers?: boolean;
+  header?: boolean;
+  web?: boolean;
+  listen?: string;
+  browser?: boolean;
+}
+
+/** A fresh netcheck (region latencies for `exit-node suggest`), or undefined from an engine without one. */
+async function fetchNetcheck(c: LocalClient): Promise<ApiResponse<'netcheck'> | undefined> {
+  try {
+    return await c.call('netcheck', {});
+  } catch (e) {
+    if (MeshtrayError.is(e) && e.code === 'ERR_NOT_FOUND') return undefined;
+    throw e;
+  }
 }
 
 /** The data path's counters, or undefined from an engine without one (ERR_NOT_FOUND). */

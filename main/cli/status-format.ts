@@ -1,6 +1,8 @@
 // `status` text output in the layout of tailscale's cmd/tailscale/cli/status.go: one line per node,
-// self first, columns IP, name, owner, OS, state.
+// self first, columns IP, name, owner, OS, state, laid out by text/tabwriter (minwidth 0, padding 2).
 import type { PeerStatus, Status } from '../../common/schemas/status.js';
+import { lastSeenFmt } from './exit-node.js';
+import { tabwrite } from './tabwriter.js';
 
 function shortName(p: PeerStatus, suffix: string): string {
   let n = p.DNSName.replace(/\.$/, '');
@@ -25,16 +27,17 @@ function owner(st: Status, p: PeerStatus): string {
  * "active; [exit node; |offers exit node; ]relay "code"|direct ip:port", then ", tx N rx M" once
  * there was traffic. The exit node in use is the peer with ExitNode set (status-builder marks it).
  */
-function peerState(p: PeerStatus): string {
+function peerState(p: PeerStatus, now: number): string {
   if (p.Expired) return 'expired';
   const anyTraffic = p.TxBytes !== 0 || p.RxBytes !== 0;
-  const offline = p.Online ? '' : '; offline';
+  const seen = lastSeenFmt(p.LastSeen, now);
+  const offline = p.Online ? '' : `; offline${seen}`;
   let s: string;
   if (!p.Active) {
     if (p.ExitNode) s = `idle; exit node${offline}`;
     else if (p.ExitNodeOption) s = `idle; offers exit node${offline}`;
     else if (anyTraffic) s = `idle${offline}`;
-    else if (!p.Online) s = 'offline';
+    else if (!p.Online) s = `offline${seen}`;
     else s = '-';
   } else {
     s = 'active; ';
@@ -48,10 +51,11 @@ function peerState(p: PeerStatus): string {
   return s;
 }
 
-function line(st: Status, p: PeerStatus, self: boolean): string {
+/** One tabwriter line: five tab-terminated cells, as printPS writes them. */
+function line(st: Status, p: PeerStatus, self: boolean, now: number): string {
   const ip = p.TailscaleIPs[0] ?? '-';
-  const state = self ? '-' : peerState(p);
-  return `${ip.padEnd(15)} ${shortName(p, st.MagicDNSSuffix).padEnd(20)} ${owner(st, p).padEnd(12)} ${(p.OS || '-').padEnd(7)} ${state}`.trimEnd();
+  const state = self ? '-' : peerState(p, now);
+  return [ip, shortName(p, st.MagicDNSSuffix), owner(st, p), p.OS || '-', state].join('\t') + '\t';
 }
 
 /** tailscale's printHealth: "# Health check:" then one "#     - " line per warning. */
@@ -65,8 +69,18 @@ export interface StatusText {
   exitCode: number;
 }
 
+/** status's table flags (tailscale's --self, --peers, --active, --header; `now` for "last seen"). */
+export interface StatusView {
+  self?: boolean;
+  peers?: boolean;
+  active?: boolean;
+  header?: boolean;
+  now?: number;
+}
+
 /** The text `meshtray status` prints and its exit code (non-zero when not running, like tailscale). */
-export function formatStatus(st: Status): StatusText {
+export function formatStatus(st: Status, view: StatusView = {}): StatusText {
+  const now = view.now ?? Date.now();
   switch (st.BackendState) {
     case 'Stopped':
       return { text: 'Meshtray is stopped.\n', exitCode: 1 };
@@ -81,10 +95,15 @@ export function formatStatus(st: Status): StatusText {
       break;
   }
   if (!st.Self) return { text: 'Meshtray is starting.\n', exitCode: st.BackendState === 'Running' ? 0 : 1 };
-  const lines = [line(st, st.Self, true)];
-  const peers = Object.values(st.Peer ?? {}).sort((a, b) => shortName(a, st.MagicDNSSuffix).localeCompare(shortName(b, st.MagicDNSSuffix)));
-  for (const p of peers) lines.push(line(st, p, false));
-  let text = lines.join('\n') + '\n';
+  const lines: string[] = [];
+  if (view.header) lines.push('IP\tHostname\tOwner\tOS\tStatus\t', '--\t--------\t-----\t--\t------\t');
+  if (view.self !== false) lines.push(line(st, st.Self, true, now));
+  if (view.peers !== false) {
+    const peers = Object.values(st.Peer ?? {}).sort((a, b) => shortName(a, st.MagicDNSSuffix).localeCompare(shortName(b, st.MagicDNSSuffix)));
+    for (const p of peers) if (!view.active || p.Active) lines.push(line(st, p, false, now));
+  }
+  // tailscale's cells end in a tab, so its last column is padded too; we drop that trailing blank.
+  let text = lines.length ? tabwrite(lines.join('\n'), { minWidth: 0, padding: 2 }).split('\n').map((l) => l.trimEnd()).join('\n') + '\n' : '';
   if (healthText(st)) text += '\n' + healthText(st);
   return { text, exitCode: 0 };
 }
