@@ -11,6 +11,7 @@ import { LocalClient, DEFAULT_SOCKET } from '../client/localapi-client.js';
 import { systemClock } from '../engine/ports/system.js';
 import { AppController } from './app-controller.js';
 import { chooseEngineHost } from './engine-host/host-choice.js';
+import { helperSocketPath } from './helper/helper-paths.js';
 import { nodeHostProbe } from './engine-host/node-host-probe.js';
 import type { EngineConnection } from './engine-host/engine-connection.js';
 import { unavailableEngine } from './engine-host/unavailable-engine.js';
@@ -31,8 +32,7 @@ const here = dirname(fileURLToPath(import.meta.url)); // dist/main/app
 const RENDERER_INDEX = join(here, '..', '..', 'renderer', 'index.html');
 const PRELOAD = join(here, '..', '..', 'preload', 'preload.cjs');
 const ASSETS = join(here, '..', '..', '..', 'assets');
-/** Where the installers put the helper's socket (assets/installer: systemd unit, LaunchDaemon plist, service). */
-const HELPER_SOCKET = process.platform === 'darwin' ? '/var/run/meshtray/helper.sock' : process.platform === 'win32' ? '\\\\.\\pipe\\meshtray-helper' : '/run/meshtray/helper.sock';
+const HELPER_SOCKET = helperSocketPath(process.platform);
 
 electronLog.initialize();
 electronLog.hooks.push(redactingHook);

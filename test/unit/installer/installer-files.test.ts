@@ -8,6 +8,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { builderConfig, installerDir, parsePlist, parseUnit, resourcePathOf, root, splitExecStart, type PlistValue } from './installer-support.js';
+import { helperSocketPath } from '../../../main/app/helper/helper-paths.js';
 
 const unitPath = join(installerDir, 'linux', 'meshtray-helper.service');
 const unit = parseUnit(readFileSync(unitPath, 'utf8'));
@@ -16,8 +17,8 @@ const one = (section: string, key: string): string => {
   assert.ok(v && v.length === 1, `${section}.${key} set exactly once`);
   return v[0]!;
 };
-/** The app's helper socket (main/app/electron-main.ts HELPER_SOCKET). */
-const appSocket = /const HELPER_SOCKET = '([^']+)'/.exec(readFileSync(join(root, 'main', 'app', 'electron-main.ts'), 'utf8'))?.[1];
+/** The app's helper socket on Linux (what main/app/electron-main.ts connects to). */
+const appSocket = helperSocketPath('linux');
 
 function flag(argv: string[], name: string): string | undefined {
   const i = argv.indexOf(name);
@@ -111,7 +112,7 @@ test('LaunchDaemon plist: valid property list, the shipped helper as root, kept 
   assert.ok(shipped);
   assert.equal(args[0], join('/Applications', `${builderConfig().productName as string}.app`, 'Contents', 'Resources', shipped));
   assert.equal(builderConfig().pkg.installLocation, '/Applications');
-  assert.equal(flag(args, '--socket'), '/var/run/meshtray/helper.sock');
+  assert.equal(flag(args, '--socket'), helperSocketPath('darwin'), 'the socket the app connects to on macOS');
   assert.equal(flag(args, '--socket-group'), 'meshtray');
   assert.ok(flag(args, '--state-file')!.startsWith('/Library/Application Support/Meshtray/'));
   assert.equal(p['UserName'], 'root');
@@ -163,6 +164,7 @@ test('NSIS include: registers the shipped helper.exe as a LocalSystem service, r
   assert.equal(create[1], `$INSTDIR\\resources\\helper\\meshtray-helper.exe`);
   assert.match(create[3]!, /start= auto/);
   assert.match(create[3]!, /obj= LocalSystem/);
+  assert.ok(create[2]!.includes(`--socket ${helperSocketPath('win32')}`), `the pipe the app connects to on Windows: ${create[2]}`);
   assert.ok(install.indexOf('sc.exe delete MeshtrayHelper') < install.indexOf('sc.exe create'), 'an old registration is removed first');
   assert.ok(install.indexOf('sc.exe create') < install.indexOf('sc.exe start MeshtrayHelper'));
   const uninstall = expand(macro('customUnInstall'));
