@@ -22,6 +22,10 @@ tools=(
   "fuser:psmisc" "tc:iproute2" "setpriv:util-linux" "systemd-analyze:systemd"
   # WireGuard interop peers for the data-plane tests (test/e2e/dataplane)
   "wireguard-go:wireguard-go" "wg:wireguard-tools"
+  # A home router with UPnP/NAT-PMP/PCP for the port-mapping tests (test/e2e/magicsock/portmap):
+  # miniupnpd-iptables (libiptc, legacy xtables) has all three; the plain `miniupnpd` package only
+  # adds the init scripts, which the lab does not want (it runs the daemon in a namespace itself).
+  "miniupnpd:miniupnpd-iptables" "iptables-legacy:iptables"
 )
 missing_pkgs=()
 for t in "${tools[@]}"; do

@@ -10,6 +10,7 @@ import { LabError } from './errors.js';
 import { Derper, type DerpRegion } from './derper.js';
 import { Headscale, type HsUser, type PreAuthKeyOptions } from './headscale.js';
 import { MeshtraydPeer } from './meshtrayd-peer.js';
+import { MiniUpnpd, type UpnpOptions } from './miniupnpd.js';
 import { Topology, type NatKind, type RouterInfo } from './netns.js';
 import type { Peer, PeerKind } from './peer.js';
 import { preflight } from './preflight.js';
@@ -46,6 +47,12 @@ export interface HostSpec {
   ipForward?: boolean;
   /** rp_filter on the host (fresh namespaces have 0; 1 = strict, which Meshtray must cope with, lab.md pitfall 5) */
   rpFilter?: 0 | 1 | 2;
+  /**
+   * The NAT router (nat 'easy'/'hard'/'udp-blocked') also runs miniupnpd: NAT-PMP + PCP + UPnP IGD,
+   * or only some of them. Its WAN address is then on 11.0.0.0/24 (see ROUTABLE_GW in netns.ts).
+   * `lab.host(name).router.upnpd` stops/starts it and lists its mappings.
+   */
+  upnp?: boolean | UpnpOptions;
 }
 
 export interface LabOptions {
@@ -226,7 +233,15 @@ export class Lab {
     } else {
       const k = ++this.natCount;
       if (k > 90) throw new LabError('too many NAT hosts in one lab');
-      const router = await this.topo.addRouter(`nat-${s.name}`, `198.51.100.${100 + k}`, `10.${k}.0`, nat);
+      const wan = s.upnp ? `11.0.0.${100 + k}` : `198.51.100.${100 + k}`;
+      const router = await this.topo.addRouter(`nat-${s.name}`, wan, `10.${k}.0`, nat, { upnpChains: !!s.upnp });
+      if (s.upnp) {
+        const d = new MiniUpnpd(router.ns, router.lanPrefix, join(this.dir, `nat-${s.name}`), s.upnp === true ? {} : s.upnp);
+        const proc = await d.start();
+        this.extraProcs.push(proc);
+        router.upnpd = d;
+        this.log(`nat-${s.name}: miniupnpd running (pid ${proc.pid})`);
+      }
       const h = await this.topo.addLanHost(router, s.name, 10);
       info = { name: s.name, ns: h.ns, ip: h.ip, publicIp: router.wanIp, router };
     }

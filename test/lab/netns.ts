@@ -5,6 +5,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runOk, type RunResult } from './exec.js';
 import { LabError } from './errors.js';
+import { prepareUpnpChains, type MiniUpnpd } from './miniupnpd.js';
 
 export const INET_GW = '198.51.100.1';
 export const INET_PREFIX_LEN = 24;
@@ -23,9 +24,16 @@ export const FAR_GW = '203.0.113.1';
  * (tailscale control/ts2021/client.go NewClient, control/controlhttp/client.go forceNoise443).
  */
 export const SERVER_GW = '172.16.0.1';
+/**
+ * A subnet outside every private/reserved range, for routers running miniupnpd: it refuses to map
+ * ports when its WAN address is private or reserved (TEST-NET-2/3 included). Nothing leaves the
+ * lab: the inet namespace has no interface but its bridge.
+ */
+export const ROUTABLE_GW = '11.0.0.1';
 export function gatewayFor(ip: string): string {
   if (ip.startsWith('203.0.113.')) return FAR_GW;
   if (ip.startsWith('172.16.0.')) return SERVER_GW;
+  if (ip.startsWith('11.0.0.')) return ROUTABLE_GW;
   return INET_GW;
 }
 
@@ -43,6 +51,8 @@ export interface RouterInfo {
   lanPrefix: string;
   nat: NatKind | 'none';
   nextLanPort: number;
+  /** miniupnpd on this router (HostSpec.upnp), started by the Lab. */
+  upnpd?: MiniUpnpd;
 }
 
 export class Topology {
@@ -90,6 +100,7 @@ export class Topology {
     await runOk(['ip', '-n', this.inet, 'addr', 'add', `${INET_GW}/${INET_PREFIX_LEN}`, 'dev', 'br0']);
     await runOk(['ip', '-n', this.inet, 'addr', 'add', `${FAR_GW}/24`, 'dev', 'br0']);
     await runOk(['ip', '-n', this.inet, 'addr', 'add', `${SERVER_GW}/24`, 'dev', 'br0']);
+    await runOk(['ip', '-n', this.inet, 'addr', 'add', `${ROUTABLE_GW}/24`, 'dev', 'br0']);
     await runOk(['ip', '-n', this.inet, 'link', 'set', 'br0', 'up']);
     // routes between the two subnets only (it has no other interface, so nothing leaves the lab)
     await runOk(['sysctl', '-qw', 'net.ipv4.ip_forward=1'], { ns: this.inet });
@@ -113,7 +124,7 @@ export class Topology {
   }
 
   /** A router with WAN eth0 on the internet and a LAN bridge lan0 at <lanPrefix>.1/24, NAT per `nat`. */
-  async addRouter(short: string, wanIp: string, lanPrefix: string, nat: NatKind | 'none'): Promise<RouterInfo> {
+  async addRouter(short: string, wanIp: string, lanPrefix: string, nat: NatKind | 'none', opts: { upnpChains?: boolean } = {}): Promise<RouterInfo> {
     const ns = await this.addNamespace(short);
     await this.plugIntoInternet(ns, wanIp);
     const sh = (argv: string[]) => this.exec(ns, argv);
@@ -142,6 +153,7 @@ export class Topology {
       // DROP, not REJECT: like a real firewall, STUN/WireGuard just time out.
       await sh(['iptables', '-w', '-I', 'FORWARD', '1', '-i', 'lan0', '-o', 'eth0', '-p', 'udp', '-j', 'DROP']);
     }
+    if (opts.upnpChains) await prepareUpnpChains(ns);
     const info: RouterInfo = { ns, wanIp, lanPrefix, nat, nextLanPort: 1 };
     this.routers.set(ns, info);
     return info;

@@ -16,7 +16,9 @@ import type { PeerExtras, SelfExtras } from '../netmap/status.js';
 import type { Clock, Logger, Random } from '../ports/ports.js';
 import { addrKey } from './addr.js';
 import type { LocalEndpoint } from './local-endpoints.js';
-import { MagicConn, magicPeerFromNode, type DerpPort, type NetInfoLite } from './magic-conn.js';
+import { MagicConn, magicPeerFromNode, type DerpPort, type NetInfoLite, type PortMapperPort } from './magic-conn.js';
+import { PortMapper } from '../portmapper/client.js';
+import { systemPortmapIO } from '../portmapper/system.js';
 import type { PingResult } from '../../../common/contract/api.js';
 
 /** Tailscale's bypass mark for its own sockets (shared/spec/os-integration.md §1.4). */
@@ -45,6 +47,16 @@ export interface DataPathOptions {
   manageRoutes?: boolean;
   /** Our interface IPs for endpoints (default: the host's interfaces). */
   localIps?: () => string[];
+  /**
+   * Router port mapping (UPnP/NAT-PMP/PCP) of our UDP port. Default: the real one, unless the
+   * environment says TS_DISABLE_PORTMAPPER (tailscale's knob, same meaning); false = none.
+   */
+  portMapper?: (PortMapperPort & { close(): Promise<void> }) | false;
+}
+
+/** tailscale envknob.Bool: "1", "true", "t" (any case) are true. */
+export function portMapperDisabledByEnv(env: Record<string, string | undefined> = process.env): boolean {
+  return /^(1|t|true)$/i.test(env.TS_DISABLE_PORTMAPPER ?? '');
 }
 
 /** The LocalAPI ping answer: one type, from the contract (common/contract/api.ts PingResultSchema). */
@@ -63,6 +75,7 @@ export class DataPath {
   private readonly derp: DerpPort & { close?: () => Promise<void> };
   private readonly log: Logger;
   private readonly ip: (args: string[]) => { ok: boolean; error?: string };
+  private readonly portMapper: (PortMapperPort & { close(): Promise<void> }) | undefined;
   private addresses: string[];
   private netmap: NetMap;
   private closed = false;
@@ -77,10 +90,14 @@ export class DataPath {
       addresses: this.addresses, fwmark: BYPASS_FWMARK,
     });
     this.derp = o.derp ?? new DerpManager({ nodeKey: o.nodeKey, clock: o.clock, random: o.random, logger: o.logger });
+    this.portMapper = o.portMapper === false ? undefined
+      : o.portMapper ?? (portMapperDisabledByEnv() ? undefined : new PortMapper({ clock: o.clock, random: o.random, logger: o.logger, io: systemPortmapIO }));
+    if (o.portMapper === undefined && !this.portMapper) this.log.info('port mapping disabled (TS_DISABLE_PORTMAPPER)');
     this.conn = new MagicConn({
       dataPlane: this.dataPlane, derp: this.derp, nodeKey: o.nodeKey.public, discoKey: o.discoKey,
       clock: o.clock, random: o.random, logger: o.logger, httpsFallback: tlsDialer(o.clock),
       ...(o.localIps ? { localIps: o.localIps } : {}),
+      ...(this.portMapper ? { portMapper: this.portMapper } : {}),
     });
     this.addRoutes();
     this.update(netmap);
@@ -189,6 +206,9 @@ export class DataPath {
     if (this.closed) return;
     this.closed = true;
     this.conn.close();
+    // Delete the router's mapping while the network is still there (tailscale Conn.Close →
+    // portMapper.Close). Bounded: one 250 ms exchange, or one UPnP HTTP call.
+    await this.portMapper?.close().catch((e: unknown) => this.log.warn('port mapping delete failed', { error: String(e) }));
     await this.derp.close?.();
     try {
       this.dataPlane.close(); // removing the TUN removes its addresses and routes

@@ -1,7 +1,8 @@
 // Our own endpoints as sent to control in MapRequest.Endpoints/EndpointTypes (tailscale
 // wgengine/magicsock/magicsock.go `determineEndpoints`, tailcfg.EndpointType; dataplane.md §2.4):
-// STUN-learned public addresses first, then (hard NAT) public IP with our local port, then every
-// local interface address with the bound port. No port mapping (UPnP/PMP/PCP) yet.
+// the router's port mapping (UPnP/NAT-PMP/PCP, main/engine/portmapper) first, then STUN-learned
+// public addresses, then (hard NAT) public IP with our local port, then every local interface
+// address with the bound port.
 import { isIP } from 'node:net';
 import type { NetcheckReport } from '../netcheck/report.js';
 import { addrKey, isLinkLocalUnicast, isLoopback, isTailscaleRange, type IpPort } from './addr.js';
@@ -28,7 +29,7 @@ export function interfaceAddresses(ifaces: Record<string, { address: string; int
   return out;
 }
 
-export function determineEndpoints(report: NetcheckReport | undefined, localIps: readonly string[], port: number): LocalEndpoint[] {
+export function determineEndpoints(report: NetcheckReport | undefined, localIps: readonly string[], port: number, portmapped?: IpPort): LocalEndpoint[] {
   const out: LocalEndpoint[] = [];
   const seen = new Set<string>();
   const add = (addr: IpPort, type: number): void => {
@@ -37,6 +38,8 @@ export function determineEndpoints(report: NetcheckReport | undefined, localIps:
     seen.add(k);
     out.push({ addr, type });
   };
+  // The mapped address is the one that works behind a hard NAT, so it goes first (as tailscale's).
+  if (portmapped) add(portmapped, EndpointType.Portmapped);
   if (report) {
     if (report.globalV4) add(report.globalV4, EndpointType.STUN);
     if (report.globalV6) add(report.globalV6, EndpointType.STUN);

@@ -29,6 +29,19 @@ import { DERP_MAGIC_IP, ENDPOINTS_FRESH_ENOUGH_MS, RESTUN_MAX_MS, RESTUN_MIN_MS,
 import { determineEndpoints, interfaceAddresses, type LocalEndpoint } from './local-endpoints.js';
 import { PeerEndpoint, type DiscoDest, type EndpointHost } from './peer-endpoint.js';
 
+/**
+ * What magicsock needs from the port mapper (main/engine/portmapper PortMapper): the mapped
+ * address of our UDP port when the router gave us one (tailscale magicsock determineEndpoints →
+ * GetCachedMappingOrStartCreatingOne), change notifications, and the probe for netcheck.
+ */
+export interface PortMapperPort {
+  setLocalPort(port: number): void;
+  currentOrStart(): { external: IpPort; type: string } | undefined;
+  onChange(cb: () => void): () => void;
+  probe(): Promise<{ upnp: boolean; pmp: boolean; pcp: boolean }>;
+  readonly counters: { snapshot(): Record<string, number> };
+}
+
 /** What the conn needs from the DERP manager (DerpManager, or a fake in tests). */
 export type DerpPort = Pick<DerpManager, 'home' | 'send' | 'on' | 'setDerpMap' | 'setHome' | 'status' | 'counters' | 'client'>;
 
@@ -66,6 +79,8 @@ export interface MagicConnOptions {
   tickMs?: number;
   /** Run netcheck on start and every 20–26 s (false in unit tests that drive it by hand). */
   autoNetcheck?: boolean;
+  /** Router port mapping (UPnP/NAT-PMP/PCP); absent = none. Its owner closes it. */
+  portMapper?: PortMapperPort;
 }
 
 export interface NetInfoLite {
@@ -149,6 +164,14 @@ export class MagicConn {
       this.log.debug('WireGuard proved peer address', { peer: peer.short(), addr });
     }));
     this.unsub.push(o.derp.on('packet', (region, src, data) => this.safely('derp-rx', () => this.onDerpPacket(region, src, data))));
+    if (o.portMapper) {
+      o.portMapper.setLocalPort(dp.port);
+      // A new, renewed-elsewhere or lost mapping changes our endpoints: re-STUN and re-announce
+      // (tailscale magicsock onPortMapChanged → ReSTUN("portmap-changed")).
+      this.unsub.push(o.portMapper.onChange(() => {
+        if (!this.closed && this.o.autoNetcheck !== false) void this.refreshEndpoints('portmap-changed');
+      }));
+    }
     this.scheduleTick();
   }
 
@@ -310,19 +333,27 @@ export class MagicConn {
   private async refreshOnce(why: string): Promise<void> {
     if (this.closed) return;
     let report: NetcheckReport | undefined;
+    const pm = this.o.portMapper;
+    let mapped = pm?.currentOrStart();
     if (this.derpMap) {
       this.log.debug('netcheck', { why });
       const dp = this.o.dataPlane;
       report = await this.netcheck.run(this.derpMap, {
         send: (pkt, ip, port) => dp.sendUdp(addrKey({ ip, port }), pkt),
-      }, { ...(this.o.httpsFallback ? { httpsFallback: this.o.httpsFallback } : {}), lastHeardFromHome: this.lastHeardFromHome() });
+      }, {
+        ...(this.o.httpsFallback ? { httpsFallback: this.o.httpsFallback } : {}),
+        ...(pm ? { portMapProbe: () => pm.probe() } : {}),
+        lastHeardFromHome: this.lastHeardFromHome(),
+      });
     }
+    // If there was no mapping before the netcheck, maybe it is done by now.
+    mapped ??= pm?.currentOrStart();
     if (this.closed) return;
     let home = report?.preferredDERP ?? 0;
     if (!home) home = this.o.derp.home || this.fallbackHome();
     if (home && home !== this.o.derp.home) this.o.derp.setHome(home);
     const localIps = this.localIps();
-    const eps = determineEndpoints(report, localIps, this.o.dataPlane.port);
+    const eps = determineEndpoints(report, localIps, this.o.dataPlane.port, mapped?.external);
     const ni: NetInfoLite = {
       PreferredDERP: home,
       WorkingUDP: report ? report.udp : null,
@@ -596,6 +627,7 @@ export class MagicConn {
       ...this.codec.counters.snapshot(),
       ...this.o.derp.counters.snapshot(),
       ...this.netcheck.counters.snapshot(),
+      ...(this.o.portMapper ? this.o.portMapper.counters.snapshot() : {}),
     };
     try {
       const c = this.o.dataPlane.counters();

@@ -45,6 +45,11 @@ export interface RunOptions {
   httpsFallback?: DerpDialer;
   /** Whole-report budget (Go: 5 s); the HTTPS fallback gets what the STUN phase left. */
   reportTimeoutMs?: number;
+  /**
+   * Asks which port-mapping services answer (the port mapper's probe), in parallel with STUN, as
+   * Go's netcheck does (probePortMapServices). A failure reports all three as false.
+   */
+  portMapProbe?: () => Promise<{ upnp: boolean; pmp: boolean; pcp: boolean }>;
 }
 
 interface Probe {
@@ -137,6 +142,13 @@ export class Netcheck {
       finish();
     };
     const wantV4 = (): boolean => true;
+    const portMap = opts.portMapProbe
+      ? opts.portMapProbe().catch((e: unknown) => {
+          this.counters.inc('portmap-probe-failed');
+          this.log.debug('port mapping probe failed', { error: String(e) });
+          return { upnp: false, pmp: false, pcp: false };
+        })
+      : undefined;
     const families: (4 | 6)[] = opts.ipv6 ? [4, 6] : [4];
 
     this.onAnswer = (p, addr, rtt) => {
@@ -233,6 +245,12 @@ export class Netcheck {
       });
     }
 
+    if (portMap) {
+      const pm = await portMap;
+      report.upnp = pm.upnp;
+      report.pmp = pm.pmp;
+      report.pcp = pm.pcp;
+    }
     report.now = clock.now();
     const prev = this.last?.preferredDERP ?? 0;
     const chosen = choosePreferredDERP({
@@ -250,6 +268,7 @@ export class Netcheck {
     this.log.info('netcheck report', {
       udp: report.udp, v4: report.ipv4, mapvarydest: report.mappingVariesByDestIP, derp: report.preferredDERP,
       globalV4: report.globalV4 ? formatIpPort(report.globalV4) : '',
+      ...(portMap ? { upnp: report.upnp, pmp: report.pmp, pcp: report.pcp } : {}),
     });
     return report;
   }

@@ -23,6 +23,10 @@ export interface NetcheckReport {
   globalV6: IpPort | undefined;
   globalV4Counters: Map<string, number>;
   globalV6Counters: Map<string, number>;
+  /** Which port-mapping services answered on the LAN; undefined = not checked (no port mapper). */
+  upnp?: boolean;
+  pmp?: boolean;
+  pcp?: boolean;
 }
 
 export function emptyReport(): NetcheckReport {
@@ -72,10 +76,10 @@ export function toTailscaleJSON(r: NetcheckReport): TailscaleNetcheckJSON {
     OSHasIPv6: r.osHasIPv6,
     ICMPv4: false,
     MappingVariesByDestIP: r.mappingVariesByDestIP ?? null,
-    // Port mapping and captive portal detection are not implemented: "not checked".
-    UPnP: null,
-    PMP: null,
-    PCP: null,
+    // null = "not checked" (no port mapper); captive portal detection is not implemented.
+    UPnP: r.upnp ?? null,
+    PMP: r.pmp ?? null,
+    PCP: r.pcp ?? null,
     PreferredDERP: r.preferredDERP,
     RegionLatency: obj(r.regionLatency),
     RegionV4Latency: obj(r.regionV4Latency),
