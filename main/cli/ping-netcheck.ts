@@ -98,7 +98,7 @@ export function formatNetcheck(r: ApiResponse<'netcheck'>): string {
   else if (rep.OSHasIPv6) lines.push('\t* IPv6: no, but OS has support');
   else lines.push('\t* IPv6: no, unavailable in OS');
   lines.push(`\t* MappingVariesByDestIP: ${rep.MappingVariesByDestIP === null ? '' : rep.MappingVariesByDestIP}`);
-  lines.push('\t* PortMapping: ');
+  lines.push(`\t* PortMapping: ${[rep.UPnP, rep.PMP, rep.PCP].every((v) => v !== true && v !== false) ? 'not checked' : ([['UPnP', rep.UPnP], ['NAT-PMP', rep.PMP], ['PCP', rep.PCP]] as const).filter(([, v]) => v === true).map(([n]) => n).join(', ')}`); // as tailscale netcheck.go portMapping
   const lat = rep.RegionLatency;
   if (Object.keys(lat).length === 0) {
     lines.push('\t* Nearest DERP: unknown (no response to latency probes)');

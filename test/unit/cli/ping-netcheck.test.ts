@@ -78,10 +78,19 @@ test('netcheck report text', () => {
     '\t* IPv4: yes, 198.51.100.101:41641',
     '\t* IPv6: no, but OS has support',
     '\t* MappingVariesByDestIP: false',
-    '\t* PortMapping: ',
+    '\t* PortMapping: not checked',
     '\t* Nearest DERP: Lab DERP lab1',
     '\t* DERP latency:',
     '\t\t- lab1: 1.2ms   (Lab DERP lab1)',
     '\t\t- lab2: 5ms     (Lab DERP lab2)',
   ].join('\n') + '\n');
+});
+
+test('netcheck PortMapping line: the services that answered, in tailscale\'s order; none → empty', () => {
+  const base = { Now: '2026-11-23T20:00:00Z', UDP: true, IPv4: true, IPv6: false, OSHasIPv6: false, MappingVariesByDestIP: true, PreferredDERP: 0, RegionLatency: {}, GlobalV4: '', GlobalV6: '' };
+  const line = (extra: Record<string, boolean | null>) => formatNetcheck({ Report: { ...base, ...extra }, Regions: [] }).split('\n').find((l) => l.includes('PortMapping'));
+  assert.equal(line({ UPnP: true, PMP: true, PCP: true }), '\t* PortMapping: UPnP, NAT-PMP, PCP');
+  assert.equal(line({ UPnP: false, PMP: true, PCP: false }), '\t* PortMapping: NAT-PMP');
+  assert.equal(line({ UPnP: false, PMP: false, PCP: false }), '\t* PortMapping: ');
+  assert.equal(line({ UPnP: null, PMP: null, PCP: null }), '\t* PortMapping: not checked');
 });
