@@ -13,5 +13,5 @@ export const WATCH_STOP_CHANNEL = `${CHANNEL_PREFIX}watch-stop`;
 
 export const engineCallNames = Object.keys(api) as ApiName[];
 /** The app shell's own calls (main/app/ipc/app-contract.ts `appCalls`). */
-export const appCallNames = ['getAppState', 'checkServer', 'login', 'cancelLogin', 'checkForUpdates', 'installUpdate'] as const;
+export const appCallNames = ['getAppState', 'checkServer', 'login', 'cancelLogin', 'checkForUpdates', 'installUpdate', 'copyText'] as const;
 export type AppCallName = (typeof appCallNames)[number];

@@ -74,6 +74,14 @@ export const LoginRequestSchema = z
   })
   .strict();
 
+/**
+ * Copy a short text (an address) to the system clipboard through main (Electron's clipboard module).
+ * Not navigator.clipboard: main denies every permission request, and Electron gates the async
+ * Clipboard API's writes behind the 'clipboard-sanitized-write' permission (electron/electron#37158),
+ * so a page-side copy would fail silently in the real app.
+ */
+export const CopyTextRequestSchema = z.object({ Text: z.string().min(1).max(4096) }).strict();
+
 export const appCalls = {
   getAppState: { request: EmptySchema, response: AppStateSchema },
   checkServer: { request: ServerCheckRequestSchema, response: ServerCheckResultSchema },
@@ -81,6 +89,7 @@ export const appCalls = {
   cancelLogin: { request: EmptySchema, response: EmptySchema },
   checkForUpdates: { request: EmptySchema, response: UpdateStateSchema },
   installUpdate: { request: EmptySchema, response: EmptySchema },
+  copyText: { request: CopyTextRequestSchema, response: EmptySchema },
 } as const;
 export type AppCalls = typeof appCalls;
 export type AppCallName = keyof AppCalls;

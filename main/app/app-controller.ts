@@ -145,6 +145,11 @@ export class AppController {
       this.updates.installNow();
       return {};
     },
+    // The window's Copy buttons: main's clipboard (see CopyTextRequestSchema for why not the page's).
+    copyText: async (req) => {
+      this.o.shell.copyText(req.Text);
+      return {};
+    },
   };
 
   /** A tray click. Engine changes go through the engine; what the menu shows next comes back via Notify. */

@@ -155,3 +155,22 @@ test('update ready: the tray offers the restart, and the command installs (not w
   assert.equal(installs, 1, 'installs once the connection attempt finished');
   c.stop();
 });
+
+test('the window\'s Copy goes through main\'s clipboard (copyText); a bad request copies nothing', async () => {
+  const { c, shell } = setup();
+  const { IpcRouter } = await import('../../../main/app/ipc/router.js');
+  const { appChannel } = await import('../../../main/app/ipc/channels.js');
+  const { createSenderPolicy } = await import('../../../main/app/ipc/sender-policy.js');
+  const page = 'file:///opt/Meshtray/resources/app.asar/dist/renderer/index.html';
+  const router = new IpcRouter(new FakeEngine(), c.handlers, createSenderPolicy({ trustedWebContents: () => new Set([1]), allowedUrlPrefixes: [page] }), new MemLogger());
+  const ok = await router.handle(appChannel('copyText'), { webContentsId: 1, frameUrl: page }, { Text: '100.64.0.2' });
+  assert.deepEqual(ok, { ok: true, value: {} });
+  assert.deepEqual(shell.copied, ['100.64.0.2']);
+  for (const bad of [{ Text: '' }, { Text: 'x'.repeat(4097) }, { Text: '1', Extra: 1 }, {}]) {
+    const r = await router.handle(appChannel('copyText'), { webContentsId: 1, frameUrl: page }, bad);
+    assert.equal(!r.ok && r.error.code, 'ERR_BAD_REQUEST', JSON.stringify(bad).slice(0, 40));
+  }
+  const foreign = await router.handle(appChannel('copyText'), { webContentsId: 2, frameUrl: page }, { Text: 'x' });
+  assert.equal(!foreign.ok && foreign.error.code, 'ERR_FORBIDDEN');
+  assert.deepEqual(shell.copied, ['100.64.0.2'], 'nothing else reached the clipboard');
+});

@@ -21,6 +21,7 @@ function setup() {
     cancelLogin: async () => ({}),
     checkForUpdates: async () => ({ phase: 'up-to-date', currentVersion: '0.1.0' }),
     installUpdate: async () => ({}),
+    copyText: async () => ({}),
   };
   const policy = createSenderPolicy({ trustedWebContents: () => new Set([7]), allowedUrlPrefixes: [`file://${INDEX}`] });
   return { engine, log, router: new IpcRouter(engine, app, policy, log) };
