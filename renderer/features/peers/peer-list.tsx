@@ -1,11 +1,17 @@
-// The peer list: name, addresses (copy), OS, online, direct or relayed, latency after a ping.
-// Search matches name, DNS name, addresses and OS; rows are precomputed once per status update.
-import { useDeferredValue, useId, useMemo, useState } from 'react';
+// The peer list: name, addresses (copy), OS, online, direct or relayed (the engine's status), and
+// latency: the online rows in view are pinged through the engine (at most once a minute each), and
+// any row can be pinged again with its button. Search matches name, DNS name, addresses and OS;
+// rows are precomputed once per status update, and only the rows in view are in the DOM.
+import { useCallback, useDeferredValue, useId, useMemo, useState } from 'react';
 import { measureLatency } from '../../api/measure-latency.js';
+import { useLatencies } from '../../api/use-latencies.js';
 import { useAction, useServices, useUi } from '../../context.js';
 import { CopyButton } from '../../components/copy-button.js';
 import { VirtualList } from '../../components/virtual-list.js';
 import { filterRows, peerRows, type PeerRow } from '../../store/selectors.js';
+
+/** A tall window shows ~10 rows; never more pings than this at once. */
+const MAX_MEASURED_IN_VIEW = 16;
 
 export function PeerList() {
   const status = useUi((s) => s.engine.status);
@@ -14,6 +20,14 @@ export function PeerList() {
   const deferred = useDeferredValue(query);
   const shown = useMemo(() => filterRows(rows, deferred), [rows, deferred]);
   const searchId = useId();
+  const [range, setRange] = useState<[number, number]>([0, 0]);
+  const onVisibleRange = useCallback((a: number, b: number) => setRange((r) => (r[0] === a && r[1] === b ? r : [a, b])), []);
+  const inView = useMemo(
+    () => shown.slice(range[0], range[1]).filter((r) => r.online && r.addresses[0]).map((r) => r.addresses[0]!),
+    [shown, range],
+  );
+  // The rows in view only: a few pings, however big the tailnet.
+  useLatencies(inView, MAX_MEASURED_IN_VIEW);
   return (
     <section aria-labelledby="peers-title" className="screen peers">
       <h2 id="peers-title">Devices</h2>
@@ -30,7 +44,7 @@ export function PeerList() {
       <p className="count" aria-live="polite" data-testid="peer-count">
         {shown.length} of {rows.length} devices
       </p>
-      <VirtualList items={shown} rowHeight={64} height={360} label="Devices" itemKey={(r) => r.id} render={(r) => <PeerRowView row={r} />} />
+      <VirtualList items={shown} rowHeight={64} height={360} label="Devices" itemKey={(r) => r.id} render={(r) => <PeerRowView row={r} />} onVisibleRange={onVisibleRange} />
     </section>
   );
 }
@@ -47,9 +61,9 @@ function PeerRowView({ row }: { row: PeerRow }) {
         <span className="peer-name">{row.name}</span>
         <span className="peer-os">{row.os || 'unknown OS'}</span>
         <span className="visually-hidden">{row.online ? 'online' : 'offline'}</span>
-        <span className={`path path-${row.path}`} title={row.pathDetail}>
-          {row.path === 'idle' ? '' : row.path}
-          {ping?.latencyMs !== undefined ? ` · ${Math.round(ping.latencyMs)} ms` : ''}
+        <span className={`path path-${row.path}`} title={row.pathDetail} data-testid="peer-path">
+          {pathText(row)}
+          {row.online && ping?.latencyMs !== undefined ? ` · ${formatMs(ping.latencyMs)}` : ''}
         </span>
       </div>
       <div className="peer-addrs">
@@ -63,12 +77,15 @@ function PeerRowView({ row }: { row: PeerRow }) {
           <button
             type="button"
             aria-label={`Ping ${row.name}`}
-            disabled={ping?.pending}
-            onClick={() =>
+            aria-busy={ping?.pending === true}
+            // Not disabled while a ping runs (the rows in view are pinged on their own): a disabled
+            // button would drop the keyboard focus sitting on it. A click then simply waits.
+            onClick={() => {
+              if (store.getState().pings[ip]?.pending) return;
               void act(async (c) => {
                 await measureLatency(c, store, ip);
-              })
-            }
+              });
+            }}
           >
             Ping
           </button>
@@ -76,4 +93,14 @@ function PeerRowView({ row }: { row: PeerRow }) {
       </div>
     </div>
   );
+}
+
+/** direct / relayed from the engine's status (CurAddr / Relay); an online peer with neither is idle. */
+function pathText(row: PeerRow): string {
+  if (!row.online) return '';
+  return row.path;
+}
+
+function formatMs(ms: number): string {
+  return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;
 }

@@ -1,6 +1,8 @@
 // The window with 5,000 peers and the engine's health warnings, through the real LocalAPI server
 // and client (unix socket) with a backend double serving a big netmap: the list stays windowed
-// (a few dozen rows in the DOM), and a search answers quickly.
+// (a few dozen rows in the DOM), a search answers quickly, each row in view says direct or relayed
+// (the engine's CurAddr / Relay) and shows the latency of a ping the engine answered; only the rows
+// in view are pinged. The screen passes the accessibility check with the health banner up.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,6 +16,8 @@ import { FakeLocalApiBackend } from '../../doubles/fake-localapi-backend.js';
 import { LocalApiServer } from '../../../main/engine/localapi/server.js';
 import { LocalClient } from '../../../main/client/localapi-client.js';
 import { peer, prefs, status } from '../../unit/app/fixtures.js';
+import { checkAccessibility } from './a11y.js';
+import type { ApiRequest, PingResult } from '../../../common/contract/api.js';
 
 test('5,000 peers: windowed list, fast search, health warnings shown', { timeout: 120_000 }, async (t) => {
   const why = chromiumUnavailable();
@@ -27,8 +31,15 @@ test('5,000 peers: windowed list, fast search, health warnings shown', { timeout
   const backend = new FakeLocalApiBackend();
   const Peer: Record<string, ReturnType<typeof peer>> = {};
   for (let i = 0; i < 5000; i++) {
-    Peer[`nodekey:${i}`] = peer({ ID: `n${i}`, HostName: `host-${i}`, TailscaleIPs: [`100.64.${i >> 8}.${i & 255}`], OS: i % 3 ? 'linux' : 'windows', Online: i % 7 !== 0, ExitNodeOption: i % 500 === 0 });
+    Peer[`nodekey:${i}`] = peer({ ID: `n${i}`, HostName: `host-${i}`, TailscaleIPs: [`100.64.${i >> 8}.${i & 255}`], OS: i % 3 ? 'linux' : 'windows', Online: i % 7 !== 0, ExitNodeOption: i % 500 === 0, ...(i % 2 ? {} : { CurAddr: `192.0.2.${i & 255}:41641`, Relay: 'lab1' }) });
   }
+  // The engine's ping: latency from the last octet (so each row's number is known), path as status says.
+  const pinged: string[] = [];
+  (backend as unknown as { ping: (r: ApiRequest<'ping'>) => Promise<PingResult> }).ping = async (req) => {
+    pinged.push(req.Target);
+    const last = Number(req.Target.split('.').at(-1));
+    return { IP: req.Target, LatencySeconds: (10 + (last % 50)) / 1000, ...(last % 2 ? { DERPRegionID: 900, DERPRegionCode: 'lab1' } : { Endpoint: `192.0.2.${last}:41641` }) };
+  };
   backend.prefs = prefs();
   backend.statusValue = status({ Peer, Health: ['not connected to home DERP region 900', 'Some peers are advertising routes but --accept-routes is false'] });
   const server = new LocalApiServer({ socketPath: join(dir, 'api.sock'), backend, logger: log });
@@ -47,7 +58,20 @@ test('5,000 peers: windowed list, fast search, health warnings shown', { timeout
     assert.match(await health.innerText(), /--accept-routes is false/);
     const rows = await page.getByTestId('peer-row').count();
     assert.ok(rows < 40, `${rows} rows in the DOM for 5000 peers`);
+    // Each online row in view: direct or relayed as the engine's status says, and the pinged latency.
+    // Sorted online first, then by name (numeric): host-1 (relayed, .1 → 11 ms), host-2 (direct, .2 → 12 ms).
+    const pathOf = (name: string) => page.locator(`[data-peer-name="${name}"]`).getByTestId('peer-path');
+    await waitFor('host-1 latency', async () => ((await pathOf('host-1').innerText()) === 'relayed · 11 ms' ? true : undefined), 10_000);
+    await waitFor('host-2 latency', async () => ((await pathOf('host-2').innerText()) === 'direct · 12 ms' ? true : undefined), 10_000);
+    assert.equal(await pathOf('host-1').getAttribute('title'), 'relayed via DERP lab1');
+    assert.equal(await pathOf('host-2').getAttribute('title'), 'direct 192.0.2.2:41641');
     await shot(page, '14-5000-peers-health');
+    const inView = Math.ceil(360 / 64);
+    assert.ok(pinged.length > 0 && pinged.length <= inView, `pinged ${pinged.length} peers (only the ${inView} rows in view): ${pinged.join(' ')}`);
+    const a11y = await checkAccessibility(page);
+    assert.deepEqual(a11y.unnamed, [], 'peers with health warnings: controls without an accessible name');
+    assert.deepEqual(a11y.unreachable, [], 'peers with health warnings: controls Tab never reaches');
+    assert.deepEqual(a11y.violations, [], 'peers with health warnings: axe violations');
 
     const search = page.getByPlaceholder('Search by name, address or OS');
     const t0 = Date.now();
