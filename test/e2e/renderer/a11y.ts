@@ -1,12 +1,31 @@
 // A per-screen accessibility check: every visible control has an accessible name, every form
 // field has a label, and Tab reaches every enabled control in the page (a radio group is one Tab
-// stop; arrow keys move inside it).
+// stop; arrow keys move inside it). On top, axe-core (Deque's engine, the one Lighthouse and
+// @axe-core/playwright run) checks the page against its WCAG 2.0/2.1 A and AA rules: labels, ARIA
+// roles and attributes, contrast, landmarks, duplicate ids, names of lists and live regions.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { Page } from 'playwright-core';
 
 export interface A11yReport {
   unnamed: string[];
   unreachable: string[];
   controls: number;
+  /** axe violations as "rule-id (impact): target, target…"; empty when the page passes. */
+  violations: string[];
+}
+
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+// Evaluated through DevTools (page.evaluate), so the page's CSP (script-src 'self') does not apply.
+const AXE_RUN = `(async () => {
+  const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }, resultTypes: ['violations'] });
+  return r.violations.map((v) => v.id + ' (' + v.impact + '): ' + v.nodes.slice(0, 4).map((n) => n.target.join(' ')).join(', ') + ' — ' + v.help);
+})()`;
+
+async function axeViolations(page: Page): Promise<string[]> {
+  if (!(await page.evaluate('typeof axe !== "undefined"'))) await page.evaluate(AXE_SOURCE);
+  return (await page.evaluate(AXE_RUN)) as string[];
 }
 
 // Plain JavaScript in a string: functions handed to page.evaluate must not carry helpers a
@@ -52,5 +71,6 @@ export async function checkAccessibility(page: Page): Promise<A11yReport> {
     if (idx !== null) reached.add(idx);
   }
   const unreachable = scan.names.filter((_, i) => !reached.has(scan.units[i]!));
-  return { unnamed: scan.unnamed, unreachable, controls: scan.units.length };
+  const violations = await axeViolations(page);
+  return { unnamed: scan.unnamed, unreachable, controls: scan.units.length, violations };
 }

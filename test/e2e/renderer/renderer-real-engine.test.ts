@@ -18,6 +18,7 @@ async function expectA11y(page: Page, screen: string): Promise<void> {
   const r = await checkAccessibility(page);
   assert.deepEqual(r.unnamed, [], `${screen}: controls without an accessible name`);
   assert.deepEqual(r.unreachable, [], `${screen}: controls Tab never reaches`);
+  assert.deepEqual(r.violations, [], `${screen}: axe (WCAG 2.1 A/AA) violations`);
   assert.ok(r.controls > 0, `${screen}: no controls found`);
 }
 
@@ -62,6 +63,7 @@ test('sign in, see tailscaled peers, pick an exit node, toggle LAN/subnets/Magic
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.getByTestId('error-banner').getByText(`Cannot reach http://127.0.0.1:${closed}: connection refused`).waitFor();
     await shot(page, '02-server-unreachable');
+    await expectA11y(page, 'sign-in with the server-unreachable error');
     assert.equal((await e.client.call('getPrefs', {})).ControlURL, '', 'engine prefs untouched');
     assert.deepEqual(opener.opened, []);
 
@@ -86,7 +88,9 @@ test('sign in, see tailscaled peers, pick an exit node, toggle LAN/subnets/Magic
     const st = await e.client.call('status', {});
     const exit1 = Object.values(st.Peer ?? {}).find((p) => p.HostName === 'exit1');
     assert.ok(exit1, 'engine knows exit1');
-    assert.ok(await page.getByRole('button', { name: `Copy ${exit1.TailscaleIPs[0]} (exit1)` }).isVisible());
+    // Copy goes through main's clipboard (app call copyText); the button says it worked.
+    await page.getByRole('button', { name: `Copy ${exit1.TailscaleIPs[0]} (exit1)` }).click();
+    await page.getByRole('button', { name: `Copied ${exit1.TailscaleIPs[0]} (exit1)` }).getByText('Copied').waitFor({ timeout: 5_000 });
     await page.getByPlaceholder('Search by name, address or OS').fill('peer2');
     assert.equal(await page.getByTestId('peer-count').innerText(), '1 of 2 devices');
     await page.getByPlaceholder('Search by name, address or OS').fill('');
@@ -157,6 +161,7 @@ test('sign in, see tailscaled peers, pick an exit node, toggle LAN/subnets/Magic
     await e.hs.cli(['nodes', 'expire', '-i', myId, '-e', soon]);
     await page.getByTestId('key-expiry').getByText("This device's key expires in 2 days.").waitFor({ timeout: 30_000 });
     await shot(page, '07b-key-expiry-warning');
+    await expectA11y(page, 'key-expiry warning');
     await page.getByTestId('key-expiry').getByRole('button', { name: 'Re-authenticate' }).click();
     const reauthURL = await waitFor('re-auth AuthURL', () => opener.opened[1], 30_000);
     await e.approveAuthURL(reauthURL);
@@ -168,6 +173,7 @@ test('sign in, see tailscaled peers, pick an exit node, toggle LAN/subnets/Magic
     await waitFor('engine Stopped', async () => ((await e.client.call('status', {})).BackendState === 'Stopped' ? true : undefined));
     await waitFor('UI Disconnected', async () => ((await connState(page)) === 'Disconnected' ? true : undefined));
     await shot(page, '08-disconnected');
+    await expectA11y(page, 'disconnected');
     await page.getByRole('button', { name: 'Connect' }).click();
     await waitFor('UI Connected again', async () => ((await connState(page)).startsWith('Connected') ? true : undefined), 45_000);
 
