@@ -92,20 +92,31 @@ export class MiniUpnpd {
     this.proc = undefined;
   }
 
-  /** The port forwards miniupnpd has installed (`iptables-legacy -t nat -L MINIUPNPD`). */
+  /**
+   * The port forwards miniupnpd has installed: the DNAT rules of its nat chain (`iptables-legacy
+   * -t nat -S MINIUPNPD`: protocol and external port; the legacy tool cannot print the DNAT target
+   * miniupnpd writes, "[unsupported revision]") paired in order with the ACCEPT rules it adds to its
+   * filter chain for the same mappings (internal address and port).
+   */
   async mappings(): Promise<UpnpMappingRule[]> {
-    const r = await run(['iptables-legacy', '-w', '-t', 'nat', '-S', 'MINIUPNPD'], { ns: this.ns, timeoutMs: 15_000 });
-    if (r.code !== 0) throw new LabError(`cannot list MINIUPNPD in ${this.ns}: ${r.stderr.trim()}`);
-    return parseMiniupnpdRules(r.stdout);
+    const list = async (table: string) => {
+      const r = await run(['iptables-legacy', '-w', '-t', table, '-S', 'MINIUPNPD'], { ns: this.ns, timeoutMs: 15_000 });
+      if (r.code !== 0) throw new LabError(`cannot list ${table} MINIUPNPD in ${this.ns}: ${r.stderr.trim()}`);
+      return r.stdout;
+    };
+    return parseMiniupnpdRules(await list('nat'), await list('filter'));
   }
 }
 
-/** `iptables -S MINIUPNPD` lines like `-A MINIUPNPD -p udp -m udp --dport 41641 -j DNAT --to-destination 10.1.0.10:41641`. */
-export function parseMiniupnpdRules(text: string): UpnpMappingRule[] {
-  const out: UpnpMappingRule[] = [];
-  for (const line of text.split('\n')) {
-    const m = /^-A MINIUPNPD .*-p (udp|tcp)\b.*--dport (\d+)\b.*--to-destination (\d+\.\d+\.\d+\.\d+):(\d+)/.exec(line);
-    if (m) out.push({ proto: m[1] as 'udp' | 'tcp', externalPort: Number(m[2]), internalIp: m[3]!, internalPort: Number(m[4]) });
-  }
-  return out;
+/**
+ * nat:    `-A MINIUPNPD -p udp -m udp --dport 41641 -j DNAT [unsupported revision]`
+ * filter: `-A MINIUPNPD -d 10.1.0.10/32 -p udp -m udp --dport 41641 -j ACCEPT`
+ */
+export function parseMiniupnpdRules(natText: string, filterText: string): UpnpMappingRule[] {
+  const nat = [...natText.matchAll(/^-A MINIUPNPD .*-p (udp|tcp)\b.*--dport (\d+)\b.*-j DNAT/gm)];
+  const acc = [...filterText.matchAll(/^-A MINIUPNPD -d (\d+\.\d+\.\d+\.\d+)(?:\/32)? -p (udp|tcp)\b.*--dport (\d+)\b.*-j ACCEPT/gm)];
+  return nat.map((m, i) => {
+    const a = acc[i];
+    return { proto: m[1] as 'udp' | 'tcp', externalPort: Number(m[2]), internalIp: a?.[1] ?? '', internalPort: a ? Number(a[3]) : 0 };
+  });
 }
