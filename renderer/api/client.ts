@@ -35,7 +35,16 @@ function unwrap<T>(raw: unknown, schema: ZodType<T>, what: string): T {
 
 export class MeshtrayClient {
   droppedMessages = 0;
+  /** Why the last pushed message was dropped (schema issues), for the console and tests. */
+  lastDropReason: string | undefined;
   constructor(private readonly raw: RawBridge) {}
+
+  private drop(what: string, issues: readonly { path: readonly PropertyKey[]; message: string }[]): void {
+    this.droppedMessages++;
+    this.lastDropReason = `${what}: ${issues.slice(0, 3).map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ')}`;
+    // The renderer has no log file; the console is where main's log would be (devtools, Electron's stdout).
+    console.warn(`meshtray: dropped a malformed ${this.lastDropReason}`);
+  }
 
   async call<N extends ApiName>(name: N, req: ApiRequest<N>): Promise<ApiResponse<N>> {
     return unwrap(await this.raw[name](req), api[name].response as unknown as ZodType<ApiResponse<N>>, name);
@@ -49,7 +58,7 @@ export class MeshtrayClient {
     return this.raw.onNotify((raw) => {
       const p = NotifySchema.safeParse(raw);
       if (p.success) cb(p.data);
-      else this.droppedMessages++;
+      else this.drop('Notify', p.error.issues);
     });
   }
 
@@ -57,7 +66,7 @@ export class MeshtrayClient {
     return this.raw.onAppState((raw) => {
       const p = AppStateSchema.safeParse(raw);
       if (p.success) cb(p.data);
-      else this.droppedMessages++;
+      else this.drop('app state', p.error.issues);
     });
   }
 }

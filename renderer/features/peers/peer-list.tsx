@@ -60,7 +60,7 @@ function PeerRowView({ row }: { row: PeerRow }) {
         <span className="dot" aria-hidden="true" />
         <span className="peer-name">{row.name}</span>
         <span className="peer-os">{row.os || 'unknown OS'}</span>
-        <span className="visually-hidden">{row.online ? 'online' : 'offline'}</span>
+        {row.online && <span className="visually-hidden">online</span>}
         <span className={`path path-${row.path}`} title={row.pathDetail} data-testid="peer-path">
           {pathText(row)}
           {row.online && ping?.latencyMs !== undefined ? ` · ${formatMs(ping.latencyMs)}` : ''}
@@ -95,9 +95,12 @@ function PeerRowView({ row }: { row: PeerRow }) {
   );
 }
 
-/** direct / relayed from the engine's status (CurAddr / Relay); an online peer with neither is idle. */
+/**
+ * direct / relayed from the engine's status (CurAddr / Relay); an online peer with neither is idle.
+ * Offline is said in words too, not only by the dot's colour (WCAG 1.4.1).
+ */
 function pathText(row: PeerRow): string {
-  if (!row.online) return '';
+  if (!row.online) return 'offline';
   return row.path;
 }
 

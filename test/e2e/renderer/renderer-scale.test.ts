@@ -80,6 +80,10 @@ test('5,000 peers: windowed list, fast search, health warnings shown', { timeout
     const searchMs = Date.now() - t0;
     assert.ok(searchMs < 1_500, `search took ${searchMs} ms`);
     await page.locator('[data-peer-name="host-4999"]').waitFor();
+    // An offline peer says so in words (not only the dot's colour), with no path and no latency.
+    await search.fill('host-4998');
+    await waitFor('host-4998 offline', async () => ((await pathOf('host-4998').innerText().catch(() => '')) === 'offline' ? true : undefined), 5_000);
+    assert.ok(!pinged.includes('100.64.19.134'), 'an offline peer is not pinged');
     await search.fill('windows 100.64.1.');
     await waitFor('filtered', async () => ((await page.getByTestId('peer-count').innerText()).startsWith('85 of') ? true : undefined), 5_000);
     await search.fill('');

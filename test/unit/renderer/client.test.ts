@@ -44,7 +44,9 @@ test('client: Notify and app-state pushes are schema-checked; bad ones are dropp
   c.onAppState((s) => got.push(s));
   notifyCbs[0]!({ State: 'Running' });
   notifyCbs[0]!({ State: 'Exploded' });
+  assert.match(c.lastDropReason ?? '', /^Notify: State: /, 'the reason names the field');
   appCbs[0]!({ login: {} });
   assert.deepEqual(got, [{ State: 'Running' }]);
   assert.equal(c.droppedMessages, 2);
+  assert.match(c.lastDropReason ?? '', /^app state: login\.phase: /);
 });
