@@ -65,6 +65,10 @@ test('5,000 peers: windowed list, fast search, health warnings shown', { timeout
     await waitFor('host-2 latency', async () => ((await pathOf('host-2').innerText()) === 'direct · 12 ms' ? true : undefined), 10_000);
     assert.equal(await pathOf('host-1').getAttribute('title'), 'relayed via DERP lab1');
     assert.equal(await pathOf('host-2').getAttribute('title'), 'direct 192.0.2.2:41641');
+    // Name, OS and addresses (with Copy) on each row.
+    const row3 = page.locator('[data-peer-name="host-3"]');
+    assert.match(await row3.innerText(), /^host-3\s+windows[\s\S]*100\.64\.0\.3\s*Copy/);
+    assert.ok(await row3.getByRole('button', { name: 'Copy 100.64.0.3 (host-3)' }).isVisible());
     await shot(page, '14-5000-peers-health');
     const inView = Math.ceil(360 / 64);
     assert.ok(pinged.length > 0 && pinged.length <= inView, `pinged ${pinged.length} peers (only the ${inView} rows in view): ${pinged.join(' ')}`);
@@ -90,6 +94,9 @@ test('5,000 peers: windowed list, fast search, health warnings shown', { timeout
     // Exit-node picker lists only exit-capable peers (every 500th), searchable.
     await page.getByRole('button', { name: 'Exit node' }).click();
     assert.equal(await page.getByRole('radio').count(), 1 + 10);
+    // Each online exit node shows the latency the engine measured: host-500 is 100.64.1.244 → 54 ms.
+    await page.getByRole('radio', { name: 'host-500 · 54 ms' }).waitFor({ timeout: 10_000 });
+    await page.getByRole('radio', { name: /^host-0 \(offline\)$/ }).waitFor();
     await page.getByPlaceholder('Search exit nodes').fill('host-2500');
     assert.equal(await page.getByRole('radio').count(), 1 + 1);
     process.stderr.write(`scale: search answered in ${searchMs} ms with 5000 peers\n`);
