@@ -339,9 +339,16 @@ export class PortMapper {
       }
       return;
     }
+    if (made.internal.port !== this.localPort || made.gateway !== this.lastGw?.gateway) {
+      // The local port or the network changed while we were asking: this mapping is for the old one.
+      void this.release(made);
+      return;
+    }
     this.failedAt = 0;
-    const changed = !prev || prev.type !== made.type || prev.external.ip !== made.external.ip || prev.external.port !== made.external.port;
-    if (prev && changed && prev.type !== made.type) void this.release(prev);
+    // Compared with what holds now (an epoch reset may have dropped `prev` meanwhile).
+    const cur = this.current;
+    const changed = !cur || cur.type !== made.type || cur.external.ip !== made.external.ip || cur.external.port !== made.external.port;
+    if (prev && prev.type !== made.type) void this.release(prev);
     this.mapping = made;
     this.counters.inc(prev ? `renew-${made.type}` : `map-ok-${made.type}`);
     this.log.info(prev ? 'port mapping renewed' : 'port mapping created', {
