@@ -28,9 +28,9 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
   }
 }
 
-const HOSTS = (meshEnv?: Record<string, string>) => [
+const HOSTS = (meshEnv?: Record<string, string>, upnp: boolean | { natpmp: boolean } = true) => [
   { name: 't1', nat: 'hard' as const },
-  { name: 'm1', nat: 'hard' as const, upnp: true, peer: 'meshtrayd' as const, ...(meshEnv ? { env: meshEnv } : {}) },
+  { name: 'm1', nat: 'hard' as const, upnp, peer: 'meshtrayd' as const, ...(meshEnv ? { env: meshEnv } : {}) },
 ];
 
 async function selfAddrs(lab: Lab): Promise<string[]> {
@@ -81,6 +81,29 @@ test('meshtrayd behind a hard NAT with miniupnpd: mapped endpoint, tailscaled go
     const down = await m1.cli(['down'], 30_000);
     assert.equal(down.code, 0, down.stderr);
     await until('miniupnpd mapping removed', 10_000, async () => ((await upnpd.mappings()).length === 0 ? true : undefined));
+  });
+});
+
+test('UPnP IGD only (miniupnpd with NAT-PMP/PCP off): mapped with AddAnyPortMapping, direct, deleted with DeletePortMapping on down', { timeout: 300_000 }, async (t) => {
+  await withLab(t, { name: 'portmap-upnp', hosts: HOSTS(undefined, { natpmp: false }) }, async (lab) => {
+    const m1 = lab.peer('m1');
+    const t1 = lab.peer('t1');
+    const router = lab.host('m1').router!;
+    const mIp = await tailscaleIPv4(lab, 'm1');
+    await t1.waitStatus('t1 sees m1', (s) => !!peerByHostName(s, 'm1'), 60_000);
+    const rule = await until<UpnpMappingRule>('a miniupnpd mapping to m1', 30_000, async () =>
+      (await router.upnpd!.mappings()).find((r) => r.proto === 'udp' && r.internalIp === lab.host('m1').ip && r.internalPort === 41641));
+    const mapped = `${router.wanIp}:${rule.externalPort}`;
+    await until('the mapped address in Self.Addrs', 30_000, async () => ((await selfAddrs(lab))[0] === mapped ? true : undefined));
+    const back = await t1.ping(mIp, { count: 15, untilDirect: true });
+    t.diagnostic(back.stdout.trim());
+    assert.deepEqual(back.pongs.at(-1)?.via, { kind: 'direct', endpoint: mapped }, back.stdout);
+    const nc = await m1.cli(['netcheck'], 30_000);
+    assert.match(nc.stdout, /^\t\* PortMapping: UPnP$/m, nc.stdout);
+    const mt = await m1.cli(['debug', 'metrics'], 15_000);
+    assert.match(mt.stdout, /^portmap_map-ok-upnp 1$/m, mt.stdout);
+    assert.equal((await m1.cli(['down'], 30_000)).code, 0);
+    await until('miniupnpd mapping removed', 10_000, async () => ((await router.upnpd!.mappings()).length === 0 ? true : undefined));
   });
 });
 
