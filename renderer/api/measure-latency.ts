@@ -15,7 +15,7 @@ export async function measureLatency(client: MeshtrayClient, store: UiStore, ip:
       pending: false,
       at: Date.now(),
       ...(r.LatencySeconds !== undefined ? { latencyMs: r.LatencySeconds * 1000 } : {}),
-      ...(via ? { via } : {}),
+      ...(via ? { via, path: r.Endpoint ? 'direct' : 'relayed' } : {}),
       ...(r.Err ? { error: r.Err } : {}),
     });
     return r;

@@ -11,6 +11,8 @@ export interface PingView {
   pending: boolean;
   latencyMs?: number;
   via?: string;
+  /** The path the pong came back on (Endpoint: direct; a DERP region: relayed). */
+  path?: 'direct' | 'relayed';
   error?: string;
   /** When the answer (or the failure) came, ms since the epoch. */
   at?: number;

@@ -25,8 +25,12 @@ export function peerRows(status: Status | undefined): PeerRow[] {
   const peers = Object.values(status?.Peer ?? {});
   const rows = peers.map((p): PeerRow => {
     const name = displayName(p);
-    const path: PeerRow['path'] = p.CurAddr ? 'direct' : p.Relay ? 'relayed' : 'idle';
-    const pathDetail = p.CurAddr ? `direct ${p.CurAddr}` : p.Relay ? `relayed via DERP ${p.Relay}` : 'no path yet';
+    // As `tailscale status` reads the same fields (cmd/tailscale/cli/status.go): a peer with no
+    // recent traffic is idle, whatever CurAddr holds; Relay alone is only the peer's home DERP
+    // region, so it means "relayed" only while the peer is active and has no direct address.
+    const path: PeerRow['path'] = !p.Active ? 'idle' : p.CurAddr ? 'direct' : p.Relay ? 'relayed' : 'idle';
+    const pathDetail =
+      path === 'direct' ? `direct ${p.CurAddr}` : path === 'relayed' ? `relayed via DERP ${p.Relay}` : 'idle: no traffic with this device recently';
     return {
       id: p.ID,
       name,

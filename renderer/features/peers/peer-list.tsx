@@ -1,6 +1,7 @@
-// The peer list: name, addresses (copy), OS, online, direct or relayed (the engine's status), and
-// latency: the online rows in view are pinged through the engine (at most once a minute each), and
-// any row can be pinged again with its button. Search matches name, DNS name, addresses and OS;
+// The peer list: name, addresses (copy), OS, online ("offline" in words, not only the dot's
+// colour), direct or relayed, and latency: the online rows in view are pinged through the engine
+// (at most once a minute each; any row again with its button), and the pong's path and latency
+// are shown; before that, the engine's status says direct / relayed / idle. Search matches name, DNS name, addresses and OS;
 // rows are precomputed once per status update, and only the rows in view are in the DOM.
 import { useCallback, useDeferredValue, useId, useMemo, useState } from 'react';
 import { measureLatency } from '../../api/measure-latency.js';
@@ -54,6 +55,10 @@ function PeerRowView({ row }: { row: PeerRow }) {
   const { store } = useServices();
   const ip = row.addresses[0];
   const ping = useUi((s) => (ip ? s.pings[ip] : undefined));
+  // A ping the engine answered is the freshest word on the path (Status is republished on netmap
+  // changes, not on every path change); without one, the engine's status says it.
+  const measured = row.online && ping && !ping.pending && !ping.error && ping.latencyMs !== undefined ? ping : undefined;
+  const path = measured?.path ?? row.path;
   return (
     <div className={`peer ${row.online ? 'online' : 'offline'}`} data-testid="peer-row" data-peer-name={row.name}>
       <div className="peer-main">
@@ -61,9 +66,9 @@ function PeerRowView({ row }: { row: PeerRow }) {
         <span className="peer-name">{row.name}</span>
         <span className="peer-os">{row.os || 'unknown OS'}</span>
         {row.online && <span className="visually-hidden">online</span>}
-        <span className={`path path-${row.path}`} title={row.pathDetail} data-testid="peer-path">
-          {pathText(row)}
-          {row.online && ping?.latencyMs !== undefined ? ` · ${formatMs(ping.latencyMs)}` : ''}
+        <span className={`path path-${path}`} title={measured?.via ? `${row.pathDetail}; last ping: ${measured.via}` : row.pathDetail} data-testid="peer-path">
+          {row.online ? path : 'offline'}
+          {measured?.latencyMs !== undefined ? ` · ${formatMs(measured.latencyMs)}` : ''}
         </span>
       </div>
       <div className="peer-addrs">
@@ -95,14 +100,6 @@ function PeerRowView({ row }: { row: PeerRow }) {
   );
 }
 
-/**
- * direct / relayed from the engine's status (CurAddr / Relay); an online peer with neither is idle.
- * Offline is said in words too, not only by the dot's colour (WCAG 1.4.1).
- */
-function pathText(row: PeerRow): string {
-  if (!row.online) return 'offline';
-  return row.path;
-}
 
 function formatMs(ms: number): string {
   return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;

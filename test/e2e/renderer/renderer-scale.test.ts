@@ -17,6 +17,7 @@ import { LocalApiServer } from '../../../main/engine/localapi/server.js';
 import { LocalClient } from '../../../main/client/localapi-client.js';
 import { peer, prefs, status } from '../../unit/app/fixtures.js';
 import { checkAccessibility } from './a11y.js';
+import { MeshtrayError } from '../../../common/errors/errors.js';
 import type { ApiRequest, PingResult } from '../../../common/contract/api.js';
 
 test('5,000 peers: windowed list, fast search, health warnings shown', { timeout: 120_000 }, async (t) => {
@@ -31,13 +32,14 @@ test('5,000 peers: windowed list, fast search, health warnings shown', { timeout
   const backend = new FakeLocalApiBackend();
   const Peer: Record<string, ReturnType<typeof peer>> = {};
   for (let i = 0; i < 5000; i++) {
-    Peer[`nodekey:${i}`] = peer({ ID: `n${i}`, HostName: `host-${i}`, TailscaleIPs: [`100.64.${i >> 8}.${i & 255}`], OS: i % 3 ? 'linux' : 'windows', Online: i % 7 !== 0, ExitNodeOption: i % 500 === 0, ...(i % 2 ? {} : { CurAddr: `192.0.2.${i & 255}:41641`, Relay: 'lab1' }) });
+    Peer[`nodekey:${i}`] = peer({ ID: `n${i}`, HostName: `host-${i}`, TailscaleIPs: [`100.64.${i >> 8}.${i & 255}`], OS: i % 3 ? 'linux' : 'windows', Online: i % 7 !== 0, ExitNodeOption: i % 500 === 0, ...(i % 2 ? {} : { CurAddr: `192.0.2.${i & 255}:41641`, Relay: 'lab1', Active: true }) });
   }
   // The engine's ping: latency from the last octet (so each row's number is known), path as status says.
   const pinged: string[] = [];
   (backend as unknown as { ping: (r: ApiRequest<'ping'>) => Promise<PingResult> }).ping = async (req) => {
     pinged.push(req.Target);
     const last = Number(req.Target.split('.').at(-1));
+    if (last === 6) throw new MeshtrayError('ERR_TIMEOUT', 'no pong');
     return { IP: req.Target, LatencySeconds: (10 + (last % 50)) / 1000, ...(last % 2 ? { DERPRegionID: 900, DERPRegionCode: 'lab1' } : { Endpoint: `192.0.2.${last}:41641` }) };
   };
   backend.prefs = prefs();
@@ -58,13 +60,18 @@ test('5,000 peers: windowed list, fast search, health warnings shown', { timeout
     assert.match(await health.innerText(), /--accept-routes is false/);
     const rows = await page.getByTestId('peer-row').count();
     assert.ok(rows < 40, `${rows} rows in the DOM for 5000 peers`);
-    // Each online row in view: direct or relayed as the engine's status says, and the pinged latency.
-    // Sorted online first, then by name (numeric): host-1 (relayed, .1 → 11 ms), host-2 (direct, .2 → 12 ms).
+    // Each online row in view: the path and latency of the engine's ping, or, without an answer,
+    // the path the engine's status gives (tailscale's reading: inactive = idle, else direct/relayed).
+    // Sorted online first, then by name (numeric): host-1 (idle in status, pong via DERP, .1 → 11 ms),
+    // host-2 (active + CurAddr, pong direct, .2 → 12 ms), host-6 (active + CurAddr, no pong).
     const pathOf = (name: string) => page.locator(`[data-peer-name="${name}"]`).getByTestId('peer-path');
     await waitFor('host-1 latency', async () => ((await pathOf('host-1').innerText()) === 'relayed · 11 ms' ? true : undefined), 10_000);
     await waitFor('host-2 latency', async () => ((await pathOf('host-2').innerText()) === 'direct · 12 ms' ? true : undefined), 10_000);
-    assert.equal(await pathOf('host-1').getAttribute('title'), 'relayed via DERP lab1');
-    assert.equal(await pathOf('host-2').getAttribute('title'), 'direct 192.0.2.2:41641');
+    await waitFor('host-6 pinged', () => (pinged.includes('100.64.0.6') ? true : undefined), 10_000);
+    assert.equal(await pathOf('host-6').innerText(), 'direct');
+    assert.equal(await pathOf('host-1').getAttribute('title'), 'idle: no traffic with this device recently; last ping: DERP lab1');
+    assert.equal(await pathOf('host-2').getAttribute('title'), 'direct 192.0.2.2:41641; last ping: direct 192.0.2.2:41641');
+    assert.equal(await pathOf('host-6').getAttribute('title'), 'direct 192.0.2.6:41641');
     // Name, OS and addresses (with Copy) on each row.
     const row3 = page.locator('[data-peer-name="host-3"]');
     assert.match(await row3.innerText(), /^host-3\s+windows[\s\S]*100\.64\.0\.3\s*Copy/);

@@ -24,9 +24,14 @@ test('the store mirrors Notify: snapshot, partial updates, State overrides Statu
 });
 
 test('peer rows: names, path, sort online first, search by name/IP/OS', () => {
-  const rows = peerRows(status());
-  assert.deepEqual(rows.map((r) => [r.name, r.online, r.path]), [['desktop', true, 'direct'], ['exit-fra', true, 'relayed'], ['exit-ams', false, 'relayed']]);
+  // Nobody active: all idle, as `tailscale status` says (Relay alone is only the home DERP region).
+  assert.deepEqual(peerRows(status()).map((r) => [r.name, r.online, r.path]), [['desktop', true, 'idle'], ['exit-fra', true, 'idle'], ['exit-ams', false, 'idle']]);
+  const st = status();
+  const active = { ...st, Peer: Object.fromEntries(Object.entries(st.Peer ?? {}).map(([k, p]) => [k, { ...p, Active: p.Online }])) };
+  const rows = peerRows(active);
+  assert.deepEqual(rows.map((r) => [r.name, r.online, r.path]), [['desktop', true, 'direct'], ['exit-fra', true, 'relayed'], ['exit-ams', false, 'idle']]);
   assert.equal(rows[0]?.pathDetail, 'direct 192.0.2.5:41641');
+  assert.equal(rows[1]?.pathDetail, 'relayed via DERP lab1');
   assert.deepEqual(filterRows(rows, '100.64.0.3').map((r) => r.name), ['exit-ams']);
   assert.deepEqual(filterRows(rows, 'EXIT fra').map((r) => r.name), ['exit-fra']);
   assert.equal(filterRows(rows, '').length, 3);

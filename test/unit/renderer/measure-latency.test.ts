@@ -22,7 +22,15 @@ test('a ping answer lands in the store for every view: latency, path, time', asy
   assert.equal(p.pending, false);
   assert.equal(p.latencyMs, 12);
   assert.equal(p.via, 'direct 198.51.100.50:41641');
+  assert.equal(p.path, 'direct');
   assert.ok(p.at !== undefined && p.at >= before);
+});
+
+test('a pong over DERP records the path as relayed', async () => {
+  const store = createUiStore();
+  const { client } = clientAnswering({ ok: true, value: { IP: '100.64.0.3', LatencySeconds: 0.05, DERPRegionID: 900, DERPRegionCode: 'lab1' } });
+  await measureLatency(client, store, '100.64.0.3');
+  assert.deepEqual([store.getState().pings['100.64.0.3']?.path, store.getState().pings['100.64.0.3']?.via], ['relayed', 'DERP lab1']);
 });
 
 test('a refused ping is recorded with the engine message, and rethrown with its code', async () => {
