@@ -177,6 +177,17 @@ test('sign in, see tailscaled peers, pick an exit node, toggle LAN/subnets/Magic
     await page.getByRole('button', { name: 'Connect' }).click();
     await waitFor('UI Connected again', async () => ((await connState(page)).startsWith('Connected') ? true : undefined), 45_000);
 
+    // 8b. A health warning the real engine raises: Headscale goes away, the engine loses its map
+    // stream and says so; the window shows the engine's line; Headscale returns and the line goes.
+    await e.hs.kill();
+    const healthLine = await waitFor('engine health line', async () => (await e.client.call('status', {})).Health?.find((h) => /control server/.test(h)), 30_000);
+    await page.getByTestId('health').getByText(healthLine).waitFor({ timeout: 15_000 });
+    await shot(page, '08b-health-control-unreachable');
+    await expectA11y(page, 'health warning from the engine');
+    await e.hs.restart();
+    await page.getByTestId('health').waitFor({ state: 'detached', timeout: 90_000 });
+    assert.equal((await e.client.call('status', {})).Health, null, 'the engine cleared its warning');
+
     // 9. Log out: back to sign-in.
     await page.getByRole('button', { name: 'Account' }).click();
     await page.getByRole('button', { name: 'Log out' }).click();
