@@ -66,7 +66,7 @@ function PeerRowView({ row }: { row: PeerRow }) {
         <span className="peer-name">{row.name}</span>
         <span className="peer-os">{row.os || 'unknown OS'}</span>
         {row.online && <span className="visually-hidden">online</span>}
-        <span className={`path path-${path}`} title={measured?.via ? `${row.pathDetail}; last ping: ${measured.via}` : row.pathDetail} data-testid="peer-path">
+        <span className={`path path-${path}`} title={measured?.via ? `last ping: ${measured.via}` : row.pathDetail} data-testid="peer-path">
           {row.online ? path : 'offline'}
           {measured?.latencyMs !== undefined ? ` · ${formatMs(measured.latencyMs)}` : ''}
         </span>
