@@ -97,9 +97,16 @@ export function buildMenu({ status, prefs, engineReachable, updateReady }: MenuI
         : { kind: 'action', id: 'connect', label: 'Connect', enabled: true, command: { type: 'connect' } },
     );
     const selected = prefs?.ExitNodeID ?? '';
+    // An exit node chosen by IP that no peer offering exit routes has (yet): the engine keeps the IP
+    // and drops internet traffic rather than leak it (tailscale resolveExitNodeIPLocked), so the menu
+    // must not claim "None"; it shows the IP, checked and not choosable.
+    const pendingIP = selected === '' ? (prefs?.ExitNodeIP ?? '') : '';
     const options = exitNodeOptions(status);
     const exitItems: MenuItem[] = [
-      { kind: 'radio', id: 'exit-none', label: 'None', checked: selected === '', enabled: true, command: { type: 'set-exit-node', id: '' } },
+      { kind: 'radio', id: 'exit-none', label: 'None', checked: selected === '' && pendingIP === '', enabled: true, command: { type: 'set-exit-node', id: '' } },
+      ...(pendingIP
+        ? [{ kind: 'radio', id: 'exit-ip', label: `${pendingIP} (not available)`, checked: true, enabled: false, command: { type: 'set-exit-node', id: '' } } satisfies MenuItem]
+        : []),
       ...options.map((p): MenuItem => ({
         kind: 'radio',
         id: `exit-${p.ID}`,
@@ -116,7 +123,8 @@ export function buildMenu({ status, prefs, engineReachable, updateReady }: MenuI
       },
     ];
     const current = options.find((p) => p.ID === selected);
-    items.push({ kind: 'submenu', id: 'exit-nodes', label: current ? `Exit node: ${peerDisplayName(current)}` : 'Exit node', enabled: prefs !== undefined, items: exitItems });
+    const exitLabel = current ? `Exit node: ${peerDisplayName(current)}` : pendingIP ? `Exit node: ${pendingIP} (not available)` : 'Exit node';
+    items.push({ kind: 'submenu', id: 'exit-nodes', label: exitLabel, enabled: prefs !== undefined, items: exitItems });
     items.push(
       { kind: 'checkbox', id: 'use-subnets', label: 'Use subnets', checked: prefs?.RouteAll ?? false, enabled: prefs !== undefined, command: { type: 'toggle', pref: 'RouteAll', value: !(prefs?.RouteAll ?? false) } },
       { kind: 'checkbox', id: 'use-magicdns', label: 'Use MagicDNS', checked: prefs?.CorpDNS ?? false, enabled: prefs !== undefined, command: { type: 'toggle', pref: 'CorpDNS', value: !(prefs?.CorpDNS ?? false) } },
@@ -137,6 +145,7 @@ export function buildMenu({ status, prefs, engineReachable, updateReady }: MenuI
   );
   const icon = iconFor(state, prefs);
   const exitName = exitNodeOptions(status).find((p) => p.ID === prefs?.ExitNodeID);
-  const tooltip = `Meshtray: ${label}${icon === 'exit-node' && exitName ? ` via ${peerDisplayName(exitName)}` : ''}`;
+  const via = exitName ? peerDisplayName(exitName) : prefs?.ExitNodeID === '' && prefs.ExitNodeIP ? `${prefs.ExitNodeIP} (not available)` : '';
+  const tooltip = `Meshtray: ${label}${icon === 'exit-node' && via ? ` via ${via}` : ''}`;
   return { icon, tooltip, items };
 }

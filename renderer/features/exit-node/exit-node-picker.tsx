@@ -23,6 +23,9 @@ export function ExitNodePicker() {
   const targets = useMemo(() => options.filter((r) => r.online && r.addresses[0]).map((r) => r.addresses[0]!), [options]);
   useLatencies(targets, MAX_MEASURED);
   const selected = prefs?.ExitNodeID ?? '';
+  // Chosen by IP (CLI `--exit-node=<ip>`) and no exit node has that IP yet: the engine keeps it and
+  // drops internet traffic instead of leaking it, so "None" must not look chosen.
+  const pendingIP = selected === '' ? (prefs?.ExitNodeIP ?? '') : '';
   const choose = (id: string) => void act((c) => c.call('editPrefs', { ExitNodeID: id, ExitNodeIP: '' }));
   return (
     <section aria-labelledby="exit-title" className="screen exit-node">
@@ -34,9 +37,15 @@ export function ExitNodePicker() {
       <fieldset className="exit-list">
         <legend className="visually-hidden">Route internet traffic through</legend>
         <label className="exit-option">
-          <input type="radio" name="exit-node" value="" checked={selected === ''} onChange={() => choose('')} />
+          <input type="radio" name="exit-node" value="" checked={selected === '' && pendingIP === ''} onChange={() => choose('')} />
           <span>None (use this device's own internet connection)</span>
         </label>
+        {pendingIP && (
+          <label className="exit-option offline">
+            <input type="radio" name="exit-node" value={pendingIP} checked disabled readOnly />
+            <span>{pendingIP} (not available: no device offers exit routes at this address)</span>
+          </label>
+        )}
         {shown.map((r) => {
           const ping = r.addresses[0] ? pings[r.addresses[0]] : undefined;
           return (

@@ -21,6 +21,7 @@ export function ConnectionBar() {
   const shown = reachable ? state : undefined;
   const ips = useUi((s) => s.engine.status?.TailscaleIPs) ?? NO_IPS;
   const exitID = useUi((s) => s.engine.prefs?.ExitNodeID ?? '');
+  const exitIP = useUi((s) => (s.engine.prefs?.ExitNodeID ? '' : (s.engine.prefs?.ExitNodeIP ?? '')));
   const exitPeer = useUi((s) => (exitID ? Object.values(s.engine.status?.Peer ?? {}).find((p) => p.ID === exitID) : undefined));
   const act = useAction();
   const on = state === 'Running' || state === 'Starting';
@@ -30,6 +31,7 @@ export function ConnectionBar() {
         <p className="state" data-testid="connection-state" role="status">
           {shown ? LABEL[shown] ?? shown : 'Not connected to the engine'}
           {shown === 'Running' && exitID ? ` · using an exit node${exitPeer ? ` (${displayName(exitPeer)})` : ''}` : ''}
+          {shown === 'Running' && exitIP ? ` · exit node ${exitIP} not available: internet traffic is blocked` : ''}
         </p>
         {shown && ips.length > 0 && <p className="self-ip">{ips.join(' · ')}</p>}
       </div>

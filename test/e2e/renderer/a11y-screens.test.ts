@@ -137,6 +137,19 @@ test('accessibility on every screen and error state of the window', { timeout: 1
     assert.equal(await page.getByRole('radio', { name: /^exit-ams/ }).isDisabled(), true, 'an offline exit node cannot be chosen');
     await expectA11y(page, 'exit node (one offline)');
     await shot(page, 'a11y-05-exit-node');
+    // An exit node chosen by an IP nobody offers exit routes at (CLI --exit-node=<ip>): the engine
+    // keeps it and blocks internet traffic; the window must not show "None" as chosen.
+    backend.prefs = { ...backend.prefs, ExitNodeID: '', ExitNodeIP: '100.64.0.99' };
+    backend.publish({ Prefs: backend.prefs });
+    await page.getByRole('radio', { name: /^100\.64\.0\.99 \(not available/ }).waitFor();
+    assert.equal(await page.getByRole('radio', { name: /^100\.64\.0\.99/ }).isChecked(), true);
+    assert.equal(await page.getByRole('radio', { name: /^None/ }).isChecked(), false);
+    assert.equal(await page.getByTestId('connection-state').innerText(), 'Connected · exit node 100.64.0.99 not available: internet traffic is blocked');
+    await expectA11y(page, 'exit node chosen by an unavailable IP');
+    await shot(page, 'a11y-05b-exit-node-ip-unavailable');
+    backend.prefs = { ...backend.prefs, ExitNodeIP: '' };
+    backend.publish({ Prefs: backend.prefs });
+    await waitFor('None chosen again', async () => ((await page.getByRole('radio', { name: /^None/ }).isChecked()) ? true : undefined), 5_000);
     await page.getByRole('button', { name: 'Route check' }).click();
     await page.getByLabel('Address or device name').fill('exit-fra');
     await page.getByRole('button', { name: 'Check', exact: true }).click();

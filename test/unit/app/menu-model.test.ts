@@ -106,3 +106,19 @@ test('a downloaded update adds "Restart to update"', () => {
   assert.deepEqual(it.command, { type: 'install-update' });
   assert.equal(find(buildMenu({ status: status(), prefs: prefs(), engineReachable: true }).items, 'install-update'), undefined);
 });
+
+test('exit node chosen by an IP no exit node has (yet): not "None"; the IP shown checked and not choosable', () => {
+  const m = buildMenu({ status: status(), prefs: prefs({ ExitNodeIP: '100.64.0.99' }), engineReachable: true });
+  assert.equal(m.icon, 'exit-node');
+  assert.match(m.tooltip, /via 100\.64\.0\.99 \(not available\)$/);
+  const sub = find(m.items, 'exit-nodes');
+  assert.ok(sub && sub.kind === 'submenu');
+  assert.equal(sub.label, 'Exit node: 100.64.0.99 (not available)');
+  assert.deepEqual(
+    sub.items.filter((i) => i.kind === 'radio').map((i) => i.kind === 'radio' && [i.label, i.checked, i.enabled]),
+    [['None', false, true], ['100.64.0.99 (not available)', true, false], ['exit-ams (offline)', false, false], ['exit-fra', false, true]],
+  );
+  // Resolved to a peer's ID: the peer is checked, no IP line.
+  const resolved = buildMenu({ status: status(), prefs: prefs({ ExitNodeID: 'n-exit1', ExitNodeIP: '' }), engineReachable: true });
+  assert.equal(find(resolved.items, 'exit-ip'), undefined);
+});
