@@ -58,6 +58,25 @@ function line(st: Status, p: PeerStatus, self: boolean, now: number): string {
   return [ip, shortName(p, st.MagicDNSSuffix), owner(st, p), p.OS || '-', state].join('\t') + '\t';
 }
 
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** tailscale's ipnstate.SortPeers order: DNS name, host name, first IP, node key, compared bytewise. */
+function comparePeers(a: PeerStatus, b: PeerStatus): number {
+  return cmp(a.DNSName, b.DNSName) || cmp(a.HostName, b.HostName) || compareIP(a.TailscaleIPs[0] ?? '', b.TailscaleIPs[0] ?? '') || cmp(a.PublicKey, b.PublicKey);
+}
+
+/** netip.Addr.Compare for the cases a status holds: IPv4 before IPv6, IPv4 numerically. */
+function compareIP(a: string, b: string): number {
+  const v6a = a.includes(':');
+  const v6b = b.includes(':');
+  if (v6a !== v6b) return v6a ? 1 : -1;
+  if (!v6a) {
+    const n = (s: string) => s.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
+    return n(a) - n(b);
+  }
+  return cmp(a, b);
+}
+
 /** tailscale's printHealth: "# Health check:" then one "#     - " line per warning. */
 function healthText(st: Status): string {
   if (!st.Health || st.Health.length === 0) return '';
@@ -99,7 +118,7 @@ export function formatStatus(st: Status, view: StatusView = {}): StatusText {
   if (view.header) lines.push('IP\tHostname\tOwner\tOS\tStatus\t', '--\t--------\t-----\t--\t------\t');
   if (view.self !== false) lines.push(line(st, st.Self, true, now));
   if (view.peers !== false) {
-    const peers = Object.values(st.Peer ?? {}).sort((a, b) => shortName(a, st.MagicDNSSuffix).localeCompare(shortName(b, st.MagicDNSSuffix)));
+    const peers = Object.values(st.Peer ?? {}).sort(comparePeers);
     for (const p of peers) if (!view.active || p.Active) lines.push(line(st, p, false, now));
   }
   // tailscale's cells end in a tab, so its last column is padded too; we drop that trailing blank.

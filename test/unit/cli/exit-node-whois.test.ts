@@ -253,3 +253,16 @@ test('usage errors: one line naming the command, with where to find its usage, a
     assert.equal(r.err.split('\n').filter(Boolean).length, 1, `${args.join(' ')} → ${JSON.stringify(r.err)}`);
   }
 });
+
+test('status peers in tailscale SortPeers order: DNS name bytewise, then host name, then first IP', () => {
+  const st = withPeers([
+    peer(20, { HostName: 'ab', DNSName: 'ab.tailnet.test.' }),
+    peer(21, { HostName: 'a-b', DNSName: 'a-b.tailnet.test.' }),
+    peer(9, { HostName: 'x', DNSName: '' }),
+    peer(10, { HostName: 'x', DNSName: '' }),
+    peer(22, { HostName: 'Zed', DNSName: 'Zed.tailnet.test.' }),
+  ]);
+  const ips = formatStatus(st, { self: false }).text.split('\n').filter((l) => /^\d/.test(l)).map((l) => l.split(/\s+/)[0]);
+  // "" < "Zed…" < "a-b…" < "ab…" bytewise; the two without a DNS name by IP (100.64.0.9 before .10).
+  assert.deepEqual(ips, ['100.64.0.9', '100.64.0.10', '100.64.0.22', '100.64.0.21', '100.64.0.20']);
+});
