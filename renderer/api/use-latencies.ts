@@ -7,6 +7,8 @@ import { useEffect } from 'react';
 import { useServices } from '../context.js';
 import { LATENCY_MAX_AGE_MS, measureLatency, needsMeasuring } from './measure-latency.js';
 
+const SETTLE_MS = 250;
+
 export function useLatencies(targets: readonly string[], max: number, timeoutMs = 3_000): void {
   const { client, store } = useServices();
   // A string key: callers build a new array on every status update, the same peers need no new run.
@@ -22,10 +24,12 @@ export function useLatencies(targets: readonly string[], max: number, timeoutMs 
         await measureLatency(client, store, ip, timeoutMs).catch(() => undefined);
       }
     };
-    void run();
+    // A short pause first: rows a fast scroll only passes by are not pinged.
+    const first = setTimeout(() => void run(), SETTLE_MS);
     const again = setInterval(() => void run(), LATENCY_MAX_AGE_MS);
     return () => {
       stopped = true;
+      clearTimeout(first);
       clearInterval(again);
     };
   }, [key, client, store, timeoutMs]);

@@ -98,6 +98,12 @@ test('5,000 peers: windowed list, fast search, health warnings shown', { timeout
     await search.fill('windows 100.64.1.');
     await waitFor('filtered', async () => ((await page.getByTestId('peer-count').innerText()).startsWith('85 of') ? true : undefined), 5_000);
     await search.fill('');
+    // A fast scroll: rows only passed by are not pinged; the rows where it stops are.
+    const beforeScroll = pinged.length;
+    await page.evaluate(`(async () => { const l = document.querySelector('.virtual-list'); for (const y of [6400, 12800, 19200, 25600]) { l.scrollTop = y; await new Promise((r) => setTimeout(r, 40)); } })()`);
+    await waitFor('rows in view pinged after the scroll', () => (pinged.length - beforeScroll >= inView ? true : undefined), 10_000);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.ok(pinged.length - beforeScroll <= inView, `pinged ${pinged.length - beforeScroll} peers for one stop of a fast scroll (${inView} rows in view)`);
     // Exit-node picker lists only exit-capable peers (every 500th), searchable.
     await page.getByRole('button', { name: 'Exit node' }).click();
     assert.equal(await page.getByRole('radio').count(), 1 + 10);
