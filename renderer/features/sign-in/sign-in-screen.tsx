@@ -22,7 +22,10 @@ export function SignInScreen() {
       <form
         onSubmit={(e) => {
           e.preventDefault();
-          void act((c) => c.app('login', { ControlURL: url }));
+          // The login progress below says what happened (checking, unreachable, waiting…): an old
+          // "Check server" answer and a banner repeating "unreachable" would say it two more times.
+          setCheck(undefined);
+          void act((c) => c.app('login', { ControlURL: url }), { quiet: ['ERR_CONTROL_UNREACHABLE'] });
         }}
       >
         <label htmlFor={urlId}>Login server</label>

@@ -2,7 +2,7 @@
 // on every screen and every error state of the window, including the ones the real-engine tests
 // pass through too fast to check: engine missing, login waiting for the browser, login timed out,
 // logged in with health warnings + a key about to expire + a locked keychain + an update error,
-// then an update ready, waiting for an admin (NeedsMachineAuth), an exit-node list with an offline
+// then an update ready, a refused action (error banner), waiting for an admin (NeedsMachineAuth), an exit-node list with an offline
 // node, and the Route check refusing. The engine is the LocalAPI backend double behind the same
 // IpcRouter and AppController as in Electron (RendererBridge); the login server is a loopback
 // HTTP server answering /key like Headscale does.
@@ -167,6 +167,14 @@ test('accessibility on every screen and error state of the window', { timeout: 1
     await page.getByRole('button', { name: 'Restart to update' }).first().waitFor();
     await expectA11y(page, 'account with an update ready');
     await shot(page, 'a11y-07-account-update-ready');
+
+    // A failed action: the engine refuses the logout; the error banner (with Dismiss) says why.
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByTestId('error-banner').getByText('not logged in').waitFor();
+    await expectA11y(page, 'error banner (engine refused an action)');
+    await shot(page, 'a11y-07b-error-banner');
+    await page.getByRole('button', { name: 'Dismiss error' }).click();
+    await page.getByTestId('error-banner').waitFor({ state: 'detached' });
 
     // 7. Waiting for an admin to approve this device.
     const pending = status({ BackendState: 'NeedsMachineAuth' });

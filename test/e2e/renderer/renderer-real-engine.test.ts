@@ -61,7 +61,11 @@ test('sign in, see tailscaled peers, pick an exit node, toggle LAN/subnets/Magic
     await page.getByRole('button', { name: 'Check server' }).click();
     await page.getByTestId('server-check').getByText('connection refused').waitFor();
     await page.getByRole('button', { name: 'Log in' }).click();
-    await page.getByTestId('error-banner').getByText(`Cannot reach http://127.0.0.1:${closed}: connection refused`).waitFor();
+    // Said once, in the login progress (not again in a banner, nor by the older Check answer).
+    await page.getByTestId('login-progress').getByText('The login server is not reachable.').waitFor();
+    await page.getByTestId('login-progress').getByText(`Cannot reach http://127.0.0.1:${closed}: connection refused`).waitFor();
+    assert.equal(await page.getByText(`Cannot reach http://127.0.0.1:${closed}`).count(), 1, 'one message, not three');
+    assert.equal(await page.getByTestId('error-banner').count(), 0);
     await shot(page, '02-server-unreachable');
     await expectA11y(page, 'sign-in with the server-unreachable error');
     assert.equal((await e.client.call('getPrefs', {})).ControlURL, '', 'engine prefs untouched');
