@@ -6,6 +6,7 @@ import type { NetcheckReport } from '../netcheck/report.js';
 import type { NetMap, NetNode } from '../netmap/netmap.js';
 import type { PeerExtras } from '../netmap/status.js';
 import type { PingResult } from '../../../common/contract/api.js';
+import type { NetInfoFacts } from './hostinfo.js';
 
 /** The LocalAPI ping answer: one type, from the contract (common/contract/api.ts PingResultSchema). */
 export type DataPathPing = PingResult;
@@ -15,7 +16,7 @@ export interface DataPathPort {
   /** MapRequest.Endpoints / EndpointTypes. */
   endpointFields(): { Endpoints: string[]; EndpointTypes: number[] };
   /** The parts of Hostinfo.NetInfo the data path knows. */
-  netInfo(): { PreferredDERP: number; WorkingUDP: boolean | null; MappingVariesByDestIP: boolean | null };
+  netInfo(): NetInfoFacts;
   onEndpointsChanged(cb: () => void): () => void;
   ping(target: string, timeoutMs: number): Promise<DataPathPing>;
   peerExtras(n: NetNode): PeerExtras;

@@ -43,6 +43,10 @@ export interface NetInfoFacts {
   PreferredDERP: number;
   WorkingUDP: boolean | null;
   MappingVariesByDestIP: boolean | null;
+  HavePortMap?: boolean;
+  UPnP?: boolean | null;
+  PMP?: boolean | null;
+  PCP?: boolean | null;
 }
 
 /**
@@ -55,6 +59,11 @@ export function withNetInfo(hi: Hostinfo, ni: NetInfoFacts | undefined): Hostinf
     PreferredDERP: ni.PreferredDERP,
     ...(ni.WorkingUDP !== null ? { WorkingUDP: ni.WorkingUDP } : {}),
     ...(ni.MappingVariesByDestIP !== null ? { MappingVariesByDestIP: ni.MappingVariesByDestIP } : {}),
+    // tailcfg.NetInfo: HavePortMap omitted when false, opt.Bool fields omitted when unknown.
+    ...(ni.HavePortMap ? { HavePortMap: true } : {}),
+    ...(ni.UPnP !== undefined && ni.UPnP !== null ? { UPnP: ni.UPnP } : {}),
+    ...(ni.PMP !== undefined && ni.PMP !== null ? { PMP: ni.PMP } : {}),
+    ...(ni.PCP !== undefined && ni.PCP !== null ? { PCP: ni.PCP } : {}),
   };
   return hi;
 }

@@ -89,6 +89,12 @@ export interface NetInfoLite {
   MappingVariesByDestIP: boolean | null;
   /** "<region>-v4" → seconds (tailcfg.NetInfo.DERPLatency). */
   DERPLatency: Record<string, number>;
+  /** A port mapping is open on the router (tailcfg.NetInfo.HavePortMap). */
+  HavePortMap?: boolean;
+  /** What the router answered (tailcfg.NetInfo UPnP/PMP/PCP, opt.Bool: null = not checked). */
+  UPnP?: boolean | null;
+  PMP?: boolean | null;
+  PCP?: boolean | null;
 }
 
 export interface PingOutcome {
@@ -359,10 +365,13 @@ export class MagicConn {
       WorkingUDP: report ? report.udp : null,
       MappingVariesByDestIP: report?.mappingVariesByDestIP ?? null,
       DERPLatency: Object.fromEntries([...(report?.regionV4Latency ?? new Map<number, number>())].map(([r, ns]) => [`${r}-v4`, ns / 1e9])),
+      ...(pm ? { HavePortMap: mapped !== undefined, UPnP: report?.upnp ?? null, PMP: report?.pmp ?? null, PCP: report?.pcp ?? null } : {}),
     };
     this.epsAt = this.o.clock.now();
     const epsChanged = JSON.stringify(eps) !== JSON.stringify(this.eps);
-    const niChanged = ni.PreferredDERP !== this.netInfoV.PreferredDERP || ni.WorkingUDP !== this.netInfoV.WorkingUDP || ni.MappingVariesByDestIP !== this.netInfoV.MappingVariesByDestIP;
+    const prev = this.netInfoV;
+    const niChanged = ni.PreferredDERP !== prev.PreferredDERP || ni.WorkingUDP !== prev.WorkingUDP || ni.MappingVariesByDestIP !== prev.MappingVariesByDestIP
+      || ni.HavePortMap !== prev.HavePortMap || ni.UPnP !== prev.UPnP || ni.PMP !== prev.PMP || ni.PCP !== prev.PCP;
     this.eps = eps;
     this.netInfoV = ni;
     if (epsChanged || niChanged) {

@@ -38,6 +38,9 @@ class FakePortMapper implements PortMapperPort {
   fire(): void { this.cb?.(); }
 }
 
+const pick = (ni: { HavePortMap?: boolean; UPnP?: boolean | null; PMP?: boolean | null; PCP?: boolean | null }) =>
+  ({ HavePortMap: ni.HavePortMap, UPnP: ni.UPnP, PMP: ni.PMP, PCP: ni.PCP });
+
 test('MagicConn: a new mapping is announced first in our endpoints; losing it re-announces without it', async () => {
   const clock = new FakeClock();
   const random = new SeededRandom(5);
@@ -65,12 +68,15 @@ test('MagicConn: a new mapping is announced first in our endpoints; losing it re
   assert.deepEqual([js.UPnP, js.PMP, js.PCP], [true, true, false]);
   assert.ok(pm.probes >= 1);
   assert.equal(conn.metrics()['portmap_map-ok-pmp'], 1);
+  // …and control hears it in Hostinfo.NetInfo (tailcfg HavePortMap, UPnP/PMP/PCP).
+  assert.deepEqual(pick(conn.netInfo()), { HavePortMap: true, UPnP: true, PMP: true, PCP: false });
 
   pm.mapped = undefined;
   pm.fire();
   await clock.advance(100);
   assert.deepEqual(announced.at(-1), ['10.9.0.10:41641/1']);
   assert.equal(announced.length, 3);
+  assert.equal(conn.netInfo().HavePortMap, false);
   conn.close();
 });
 

@@ -56,6 +56,13 @@ test('withNetInfo: only once there is a home DERP; unknown probe results are lef
   assert.equal(withNetInfo({ Hostname: 'a' }, undefined).NetInfo, undefined);
   assert.equal(withNetInfo({ Hostname: 'a' }, { PreferredDERP: 0, WorkingUDP: true, MappingVariesByDestIP: null }).NetInfo, undefined);
   assert.deepEqual(withNetInfo({ Hostname: 'a' }, { PreferredDERP: 901, WorkingUDP: true, MappingVariesByDestIP: null }).NetInfo, { PreferredDERP: 901, WorkingUDP: true });
+
+  // Port mapping (tailcfg.NetInfo HavePortMap / UPnP / PMP / PCP): false HavePortMap and unknown protocols are omitted.
+  assert.deepEqual(
+    withNetInfo({ Hostname: 'a' }, { PreferredDERP: 901, WorkingUDP: true, MappingVariesByDestIP: false, HavePortMap: true, UPnP: false, PMP: true, PCP: null }).NetInfo,
+    { PreferredDERP: 901, WorkingUDP: true, MappingVariesByDestIP: false, HavePortMap: true, UPnP: false, PMP: true },
+  );
+  assert.deepEqual(withNetInfo({ Hostname: 'a' }, { PreferredDERP: 901, WorkingUDP: null, MappingVariesByDestIP: null, HavePortMap: false }).NetInfo, { PreferredDERP: 901 });
 });
 
 test('up edits: running, logged in, default server only when none, trailing slashes trimmed', () => {
