@@ -133,6 +133,8 @@ async function main(): Promise<void> {
     wc.send(APP_STATE_CHANNEL, controller.appState);
   });
   ipcMain.on(WATCH_STOP_CHANNEL, (event) => {
+    const refusal = policy.refusal({ webContentsId: event.sender.id, frameUrl: event.senderFrame?.url ?? '' });
+    if (refusal) return log.warn('ipc: refused watch stop', { reason: refusal });
     watches.get(event.sender.id)?.();
     watches.delete(event.sender.id);
   });

@@ -61,7 +61,9 @@ export function backendConnection(backend: LocalApiBackend, hostHealth?: HostHea
       const entry = api[name];
       const req = (entry.request as z.ZodType).safeParse(request ?? {});
       if (!req.success) throw new MeshtrayError('ERR_BAD_REQUEST', `invalid ${name} request: ${req.error.issues[0]?.message ?? ''}`);
-      const handler = backend[name] as (r: unknown) => Promise<unknown>;
+      const handler = backend[name] as ((r: unknown) => Promise<unknown>) | undefined;
+      // An optional call this backend lacks: "not supported", as the LocalAPI answers it.
+      if (typeof handler !== 'function') throw new MeshtrayError('ERR_NOT_FOUND', `this engine does not support ${name}`);
       const res = (entry.response as z.ZodType).safeParse(await handler.call(backend, req.data));
       if (!res.success) throw new MeshtrayError('ERR_INTERNAL', `engine answered ${name} with an unexpected shape`);
       if (name === 'status' && extra().length) {

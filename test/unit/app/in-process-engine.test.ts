@@ -15,6 +15,9 @@ test('backendConnection: requests checked (defaults applied), answers checked, e
   await assert.rejects(c.call('logout', {}), (e) => MeshtrayError.is(e) && e.code === 'ERR_NEEDS_LOGIN');
   b.statusValue = { ...b.statusValue, BackendState: 'Sideways' as never };
   await assert.rejects(c.call('status', {}), (e) => MeshtrayError.is(e) && e.code === 'ERR_INTERNAL');
+  // An optional call the backend lacks is "not supported" (as the LocalAPI says), not an internal error.
+  const lacking = Object.assign(Object.create(b) as FakeLocalApiBackend, { why: undefined });
+  await assert.rejects(backendConnection(lacking).call('why', { Dest: '100.64.0.2' }), (e) => MeshtrayError.is(e) && e.code === 'ERR_NOT_FOUND' && /does not support why/.test(e.message));
 });
 
 test('backendConnection.watch: snapshot first, then changes; abort unsubscribes', async () => {
