@@ -10,11 +10,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { withLab } from '../../lab/with-lab.js';
-import { CHROMIUM, chromiumUnavailable, launchChromium, loopbackOnlyPage, type LaunchedBrowser } from '../renderer/browser.js';
+import { launchChromiumInNamespace, loopbackOnlyPage, skipWithoutChromium, type LaunchedBrowser } from '../renderer/browser.js';
 import { repoRoot, runningCompiled } from '../renderer/paths.js';
 import { waitFor } from '../renderer/real-engine.js';
 import { shot } from '../renderer/support.js';
@@ -42,12 +42,7 @@ class Proc {
 }
 
 test('in-process host on m1 (no meshtrayd): the app as uid 65534 with the root helper carries traffic, exit node, MagicDNS, exact restore', { timeout: 420_000 }, async (t) => {
-  const noBrowser = chromiumUnavailable();
-  if (noBrowser) {
-    if (process.env.CI === 'true') throw new Error(noBrowser);
-    process.stderr.write(`\n!!! SKIPPING in-process host lab test: ${noBrowser}\n\n`);
-    return t.skip(noBrowser);
-  }
+  if (skipWithoutChromium(t, 'in-process host lab test')) return;
   await withLab(
     t,
     {
@@ -90,7 +85,6 @@ test('in-process host on m1 (no meshtrayd): the app as uid 65534 with the root h
       chmodSync(helperDir, 0o755);
       const appDir = mkdtempSync(join(tmpdir(), 'mt-inproc-app-'));
       chownSync(appDir, NOBODY, NOBODY);
-      const wrapDir = mkdtempSync(join(tmpdir(), 'mt-chromium-ns-'));
       const sock = join(helperDir, 'helper.sock');
       let helper: Proc | undefined;
       let app: Proc | undefined;
@@ -119,10 +113,7 @@ test('in-process host on m1 (no meshtrayd): the app as uid 65534 with the root h
         const uid = (await inM1(['ps', '-o', 'uid=', '-p', String(ap.p.pid)])).stdout.trim();
         assert.equal(uid, String(NOBODY), 'app host runs as uid 65534');
 
-        const wrapper = join(wrapDir, 'chromium-m1');
-        writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${ns} ${CHROMIUM} "$@"\n`);
-        chmodSync(wrapper, 0o755);
-        chromium = await launchChromium(wrapper);
+        chromium = await launchChromiumInNamespace(ns);
         const page = await loopbackOnlyPage(chromium.browser);
         await page.goto(url);
 
@@ -197,7 +188,7 @@ test('in-process host on m1 (no meshtrayd): the app as uid 65534 with the root h
         app = startApp();
         const ap2 = app;
         const url2 = await waitFor('bridge URL after restart', () => /^bridge (\S+)$/m.exec(ap2.out)?.[1], 90_000);
-        chromium = await launchChromium(wrapper);
+        chromium = await launchChromiumInNamespace(ns);
         const page2 = await loopbackOnlyPage(chromium.browser);
         await page2.goto(url2);
         await waitFor('Connected after restart', async () => ((await page2.getByTestId('connection-state').innerText()).startsWith('Connected') ? true : undefined), 60_000);
@@ -228,7 +219,6 @@ test('in-process host on m1 (no meshtrayd): the app as uid 65534 with the root h
         helper?.p.kill('SIGTERM');
         if (helper) await Promise.race([helper.exited, new Promise((r) => setTimeout(r, 5_000))]);
         helper?.p.kill('SIGKILL');
-        rmSync(wrapDir, { recursive: true, force: true });
         rmSync(helperDir, { recursive: true, force: true });
         rmSync(appDir, { recursive: true, force: true });
       }

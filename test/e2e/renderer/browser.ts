@@ -1,11 +1,27 @@
 // Debian's Chromium driven by playwright-core (no browser download), flags per dependencies.md §2.
 import { chromium, type Browser } from 'playwright-core';
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
 
 export const CHROMIUM = process.env.MESHTRAY_CHROMIUM ?? '/usr/bin/chromium';
 
 export function chromiumUnavailable(): string | undefined {
   return existsSync(CHROMIUM) ? undefined : `Chromium not found at ${CHROMIUM} (apt-get install chromium)`;
+}
+
+/**
+ * Browser tests are real tests: under CI=true a missing Chromium fails them; elsewhere they skip
+ * with a loud line. Returns true when the test was skipped (the caller returns).
+ */
+export function skipWithoutChromium(t: TestContext, what: string): boolean {
+  const missing = chromiumUnavailable();
+  if (!missing) return false;
+  if (process.env.CI === 'true') throw new Error(missing);
+  process.stderr.write(`\n!!! SKIPPING ${what}: ${missing}\n\n`);
+  t.skip(missing);
+  return true;
 }
 
 export interface LaunchedBrowser {
@@ -40,4 +56,29 @@ export async function loopbackOnlyPage(browser: Browser, viewport = { width: 520
     return route.abort('blockedbyclient');
   });
   return context.newPage();
+}
+
+/**
+ * Chromium inside a lab host's network namespace, as a browser on that machine: a two-line wrapper
+ * (exec keeps Playwright's pipe descriptors), removed again on close.
+ */
+export async function launchChromiumInNamespace(ns: string): Promise<LaunchedBrowser> {
+  const dir = mkdtempSync(join(tmpdir(), 'mt-chromium-ns-'));
+  const wrapper = join(dir, `chromium-${ns}`);
+  writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${ns} ${CHROMIUM} "$@"\n`);
+  chmodSync(wrapper, 0o755);
+  const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
+  try {
+    const b = await launchChromium(wrapper);
+    return {
+      browser: b.browser,
+      async close() {
+        await b.close();
+        cleanup();
+      },
+    };
+  } catch (e) {
+    cleanup();
+    throw e;
+  }
 }

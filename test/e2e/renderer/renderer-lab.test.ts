@@ -11,12 +11,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { withLab } from '../../lab/with-lab.js';
-import { CHROMIUM, chromiumUnavailable, launchChromium, loopbackOnlyPage, type LaunchedBrowser } from './browser.js';
+import { launchChromiumInNamespace, loopbackOnlyPage, skipWithoutChromium, type LaunchedBrowser } from './browser.js';
 import { checkAccessibility } from './a11y.js';
 import { repoRoot, runningCompiled } from './paths.js';
 import { waitFor } from './real-engine.js';
@@ -47,12 +46,7 @@ async function askWindow(page: Page, dest: string): Promise<UiWhy> {
 }
 
 test('lab: window on m1 (meshtrayd): sign in, peers, exit node seen by the echo host, LAN/subnets/MagicDNS take effect in the OS, Route check = meshtray why', { timeout: 480_000 }, async (t) => {
-  const noBrowser = chromiumUnavailable();
-  if (noBrowser) {
-    if (process.env.CI === 'true') throw new Error(noBrowser);
-    process.stderr.write(`\n!!! SKIPPING lab renderer test: ${noBrowser}\n\n`);
-    return t.skip(noBrowser);
-  }
+  if (skipWithoutChromium(t, 'lab renderer test')) return;
   await withLab(
     t,
     {
@@ -85,7 +79,6 @@ test('lab: window on m1 (meshtrayd): sign in, peers, exit node seen by the echo 
       const lanPrefix = `${m1Host.router!.lanPrefix}.0/24`;
       const lanGw = `${m1Host.router!.lanPrefix}.1`;
       const lanhost = lab.host('lanhost').ip;
-      const wrapDir = mkdtempSync(join(tmpdir(), 'mt-chromium-ns-'));
       let bridge: ChildProcess | undefined;
       let chromium: LaunchedBrowser | undefined;
       let page: Page | undefined;
@@ -98,10 +91,7 @@ test('lab: window on m1 (meshtrayd): sign in, peers, exit node seen by the echo 
         bridge.stdout!.on('data', (d: Buffer) => (out += d.toString()));
         bridge.stderr!.on('data', (d: Buffer) => (out += d.toString()));
         const url = await waitFor('bridge URL', () => /^bridge (\S+)$/m.exec(out)?.[1], 60_000);
-        const wrapper = join(wrapDir, 'chromium-m1');
-        writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${ns} ${CHROMIUM} "$@"\n`);
-        chmodSync(wrapper, 0o755);
-        chromium = await launchChromium(wrapper);
+        chromium = await launchChromiumInNamespace(ns);
         const pg = await loopbackOnlyPage(chromium.browser);
         page = pg;
         pg.on('pageerror', (err) => pageErrors.push(err.message));
@@ -296,7 +286,6 @@ test('lab: window on m1 (meshtrayd): sign in, peers, exit node seen by the echo 
       } finally {
         await chromium?.close();
         bridge?.kill('SIGTERM');
-        rmSync(wrapDir, { recursive: true, force: true });
       }
     },
   );

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import { withLab } from '../../lab/with-lab.js';
-import { chromiumUnavailable, launchChromium, loopbackOnlyPage, type LaunchedBrowser } from './browser.js';
+import { launchChromium, skipWithoutChromium, loopbackOnlyPage, type LaunchedBrowser } from './browser.js';
 import { RendererBridge } from './bridge-server.js';
 import { checkAccessibility } from './a11y.js';
 import { waitFor } from './real-engine.js';
@@ -27,12 +27,7 @@ async function pingRow(page: Page, name: string): Promise<{ text: string; title:
 }
 
 test('lab: device list on m1 (meshtrayd, real data plane): a1 direct with its latency, b1 (UDP blocked) relayed, as the engine\'s ping says', { timeout: 300_000 }, async (t) => {
-  const noBrowser = chromiumUnavailable();
-  if (noBrowser) {
-    if (process.env.CI === 'true') throw new Error(noBrowser);
-    process.stderr.write(`\n!!! SKIPPING lab device-list test: ${noBrowser}\n\n`);
-    return t.skip(noBrowser);
-  }
+  if (skipWithoutChromium(t, 'lab device-list test')) return;
   await withLab(
     t,
     {

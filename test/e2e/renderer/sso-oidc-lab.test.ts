@@ -5,27 +5,18 @@
 // through the IdP's login and consent pages and Headscale's confirmation page.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { appendFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { tmpdir } from 'node:os';
 import { withLab } from '../../lab/with-lab.js';
 import { HS_IP } from '../../lab/lab.js';
-import { CHROMIUM, chromiumUnavailable, launchChromium, loopbackOnlyPage, type LaunchedBrowser } from './browser.js';
+import { launchChromiumInNamespace, loopbackOnlyPage, skipWithoutChromium, type LaunchedBrowser } from './browser.js';
 import { IdpProcess, IDP_CLIENT_SECRET } from './idp-process.js';
 import { completeSso, oidcConfigBlock } from './sso-steps.js';
 
 test('lab SSO: IdP and Headscale in namespaces, Chromium in a1\'s namespace; tailscaled and meshtrayd nodes join as alice', { timeout: 300_000 }, async (t) => {
-  const noBrowser = chromiumUnavailable();
-  if (noBrowser) {
-    if (process.env.CI === 'true') throw new Error(noBrowser);
-    process.stderr.write(`\n!!! SKIPPING lab SSO test: ${noBrowser}\n\n`);
-    return t.skip(noBrowser);
-  }
+  if (skipWithoutChromium(t, 'lab SSO test')) return;
   await withLab(t, { name: 'sso-oidc', derpRegions: 1, hosts: [{ name: 'a1', join: false }, { name: 'm1', peer: 'meshtrayd', join: false }] }, async (lab) => {
     let idp: IdpProcess | undefined;
     let chromium: LaunchedBrowser | undefined;
-    const wrapDir = mkdtempSync(join(tmpdir(), 'mt-chromium-ns-'));
     try {
       const issuer = `http://${HS_IP}:9000`;
       idp = await IdpProcess.start([`${lab.loginServer}/oidc/callback`], { netns: lab.ns('hs'), issuer });
@@ -38,11 +29,8 @@ test('lab SSO: IdP and Headscale in namespaces, Chromium in a1\'s namespace; tai
       };
       await hs.restart();
 
-      // Chromium inside a1's namespace: a two-line wrapper (exec keeps Playwright's pipe fds).
-      const wrapper = join(wrapDir, 'chromium-a1');
-      writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${lab.ns('a1')} ${CHROMIUM} "$@"\n`);
-      chmodSync(wrapper, 0o755);
-      chromium = await launchChromium(wrapper);
+      // Chromium inside a1's namespace, as a browser on that machine.
+      chromium = await launchChromiumInNamespace(lab.ns('a1'));
 
       for (const [name, prefix] of [['a1', 'lab-sso-tailscaled'], ['m1', 'lab-sso-meshtrayd']] as const) {
         const { authUrl, done } = await lab.peer(name).upInteractive({ loginServer: lab.loginServer, hostname: `sso-${name}` });
@@ -64,7 +52,6 @@ test('lab SSO: IdP and Headscale in namespaces, Chromium in a1\'s namespace; tai
     } finally {
       await chromium?.close();
       idp?.stop();
-      rmSync(wrapDir, { recursive: true, force: true });
     }
   });
 });
