@@ -98,6 +98,73 @@ export const NetcheckResultSchema = z.object({
 /** The data path's counters for `debug metrics` (drops by reason, packets into JS, disco, DERP). */
 export const MetricsResultSchema = z.object({ Counters: z.record(z.string(), z.number()) });
 
+/** One DNS resolver as `tailscale dns status --json` prints it (tsdnsjsonv0.ResolverInfo). */
+export const DNSResolverInfoSchema = z.object({
+  /** A plain IP, ip:port, or a DoH URL. */
+  Addr: z.string(),
+  BootstrapResolution: z.array(z.string()).optional(),
+});
+export type DNSResolverInfo = z.infer<typeof DNSResolverInfoSchema>;
+
+/** Nameservers + search domains of a resolver configuration (tsdnsjsonv0.SystemConfig). */
+const DNSOSConfigSchema = z.object({
+  Nameservers: z.array(z.string()),
+  SearchDomains: z.array(z.string()),
+  /** Suffixes these nameservers are limited to; empty = primary resolver (always empty in direct resolv.conf mode). */
+  MatchDomains: z.array(z.string()),
+});
+
+/**
+ * `meshtray dns status`: the fields of `tailscale dns status --json` (tailscale
+ * cmd/tailscale/tsdnsjsonv0/status.go StatusResponse, same names, so scripts read both), plus what
+ * this engine did with them (`Meshtray`): the resolver it wrote into the OS and where quad-100
+ * sends each suffix. Read-only and secret-free, so the desktop app may expose it over IPC like `why`.
+ * Optional: an engine that does not manage the OS (userspace networking, not root) answers ERR_NOT_FOUND.
+ */
+export const DNSStatusSchema = z.object({
+  /** Prefs.CorpDNS (--accept-dns): whether the tailnet's DNS settings are used on this device. */
+  TailscaleDNS: z.boolean(),
+  /** Absent before the first netmap (not logged in / never connected). */
+  CurrentTailnet: z
+    .object({
+      /** DNSConfig.Proxied: MagicDNS on for the whole tailnet. */
+      MagicDNSEnabled: z.boolean(),
+      MagicDNSSuffix: z.string().optional(),
+      /** This device's FQDN with the trailing dot. */
+      SelfDNSName: z.string().optional(),
+    })
+    .optional(),
+  /** The netmap's DNSConfig as control sent it (not what this device does with it: see Meshtray). */
+  Resolvers: z.array(DNSResolverInfoSchema).optional(),
+  SplitDNSRoutes: z.record(z.string(), z.array(DNSResolverInfoSchema)).optional(),
+  FallbackResolvers: z.array(DNSResolverInfoSchema).optional(),
+  SearchDomains: z.array(z.string()).optional(),
+  CertDomains: z.array(z.string()).optional(),
+  ExtraRecords: z.array(z.object({ Name: z.string(), Type: z.string().optional(), Value: z.string() })).optional(),
+  ExitNodeFilteredSet: z.array(z.string()).optional(),
+  /** The OS's own resolver configuration (the one from before Meshtray changed it, as tailscale's GetBaseConfig). */
+  SystemDNS: DNSOSConfigSchema.optional(),
+  SystemDNSError: z.string().optional(),
+  /** What this engine did: absent when it has not applied a netmap yet (not running). */
+  Meshtray: z
+    .object({
+      /** Whether Meshtray's resolver configuration is in the OS right now (resolv.conf written by us). */
+      OSResolverInstalled: z.boolean(),
+      /** How the OS resolver is configured: 'direct' = /etc/resolv.conf; 'none' = not managed on this host. */
+      OSResolverMode: z.enum(['direct', 'none']),
+      /** What was written into the OS when installed (e.g. nameserver 100.100.100.100 + the search domains). */
+      OSResolver: DNSOSConfigSchema.optional(),
+      /** Why the OS resolver is not installed, in one line (when it is not). */
+      OSResolverReason: z.string().optional(),
+      /** Where quad-100 forwards each suffix ("." = everything else), longest suffix wins. */
+      Routes: z.record(z.string(), z.array(DNSResolverInfoSchema)),
+      /** Suffixes quad-100 answers itself (MagicDNS names, reverse zones, extra records); never forwarded. */
+      LocalDomains: z.array(z.string()),
+    })
+    .optional(),
+});
+export type DNSStatus = z.infer<typeof DNSStatusSchema>;
+
 /** Each call: HTTP method + path on the LocalAPI, request body schema (or query), response schema. */
 export const api = {
   status: { method: 'GET', path: '/localapi/v0/status', request: EmptySchema, response: StatusSchema },
@@ -112,13 +179,14 @@ export const api = {
   osMetrics: { method: 'GET', path: '/localapi/v0/os-metrics', request: EmptySchema, response: OSMetricsSchema },
   netcheck: { method: 'POST', path: '/localapi/v0/netcheck', request: EmptySchema, response: NetcheckResultSchema },
   metrics: { method: 'GET', path: '/localapi/v0/metrics', request: EmptySchema, response: MetricsResultSchema },
+  dnsStatus: { method: 'GET', path: '/localapi/v0/dns-status', request: EmptySchema, response: DNSStatusSchema },
 } as const;
 
 /**
  * Calls an engine may lack (an older engine, a test double, the app's in-process host before it
  * has an OS integration): the LocalAPI answers ERR_NOT_FOUND for them instead of failing to build.
  */
-export const OPTIONAL_CALLS = ['why', 'osMetrics', 'netcheck', 'metrics'] as const satisfies readonly ApiName[];
+export const OPTIONAL_CALLS = ['why', 'osMetrics', 'netcheck', 'metrics', 'dnsStatus'] as const satisfies readonly ApiName[];
 export type OptionalApiName = (typeof OPTIONAL_CALLS)[number];
 
 export type Api = typeof api;

@@ -286,6 +286,15 @@ export class LocalBackend implements LocalApiBackend {
     return this.os.metrics();
   }
 
+  /** `dns status`: the tailnet's DNS settings, the OS's own resolver, and what the engine did with both. */
+  async dnsStatus(): Promise<ApiResponse<'dnsStatus'>> {
+    if (!this.os) throw new MeshtrayError('ERR_NOT_FOUND', 'this engine does not manage DNS on this host (userspace networking, or not root)');
+    // Running is published before the first OS apply finishes: answer from that apply (as `why`).
+    const applying = this.paths.osApplying;
+    if (applying) await applying;
+    return this.os.dnsStatus(this.currentNetMap, this.prefs);
+  }
+
   /** `netcheck`: a fresh report from the data path's socket (tailscale netcheck). */
   async netcheck(): Promise<ApiResponse<'netcheck'>> {
     const dp = this.paths.path;

@@ -6,9 +6,11 @@
 // (repairs what a killed run left), apply() after every netmap change and prefs edit, down() on
 // down/logout/exit.
 import { join } from 'node:path';
-import type { OSMetrics } from '../../../common/contract/api.js';
+import type { DNSStatus, OSMetrics } from '../../../common/contract/api.js';
 import { MeshtrayError } from '../../../common/errors/errors.js';
 import type { Prefs } from '../../../common/schemas/prefs.js';
+import type { DNSPlan } from '../dns/dns-config.js';
+import { buildDNSStatus } from '../dns/dns-status.js';
 import type { OSResolverConfigurator } from '../dns/resolv-conf.js';
 import { MagicDNSResolver, type Upstream } from '../dns/resolver.js';
 import type { NetMap, NetNode } from '../netmap/netmap.js';
@@ -111,6 +113,8 @@ export class OSWiring {
   private applies = 0;
   private applyErrors = 0;
   private active = false;
+  /** The DNS plan of the last successful apply (what resolv.conf and quad-100 got); cleared on down. */
+  private lastDNS: DNSPlan | undefined;
 
   constructor(private readonly o: OSWiringOptions) {
     this.log = o.logger;
@@ -148,6 +152,7 @@ export class OSWiring {
       const a = await this.osi.apply(nm, prefs);
       this.applies++;
       const table = a?.table;
+      if (a) this.lastDNS = a.dns;
       this.setHealth((table?.warnings ?? []).map((w) => `routes: ${w.message}`));
       return table;
     } catch (e) {
@@ -189,9 +194,34 @@ export class OSWiring {
     };
   }
 
+  /**
+   * `dns status`: the netmap's DNS settings, the OS's own resolver config (read now, as tailscale's
+   * GetDNSOSConfig does), and what the last apply did with them. Reading the OS config may fail
+   * (the desktop app's helper is gone): that becomes SystemDNSError, never a failed call.
+   */
+  async dnsStatus(nm: NetMap | undefined, prefs: Prefs): Promise<DNSStatus> {
+    let system: { config: Awaited<ReturnType<OSResolverConfigurator['baseConfig']>> } | { error: string } | undefined;
+    if (this.o.osDNS) {
+      try {
+        system = { config: await this.o.osDNS.baseConfig() };
+      } catch (e) {
+        system = { error: errText(e) };
+      }
+    }
+    return buildDNSStatus({
+      corpDNS: prefs.CorpDNS,
+      netmap: nm,
+      plan: this.active ? this.lastDNS : undefined,
+      osResolverInstalled: this.osi.osResolverInstalled,
+      osResolverManaged: this.o.osDNS !== undefined,
+      system,
+    });
+  }
+
   /** down, logout, exit: routes, rules, iptables and resolv.conf back as they were. Never throws. */
   async down(): Promise<void> {
     this.active = false;
+    this.lastDNS = undefined;
     try {
       await this.osi.down();
       this.setHealth([]);
