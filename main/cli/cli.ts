@@ -16,13 +16,14 @@ import { fetchOSMetrics, osMetricsLines, registerDebugPrefs, registerSet, regist
 import { addPrefFlags, needsCurrentPrefs, prefsFromFlags, PREF_BOOL_FLAGS, type PrefFlagOpts } from './pref-flags.js';
 import { packageVersion } from './version.js';
 import { cmdPing, formatNetcheck } from './ping-netcheck.js';
+import { registerDns } from './dns-status.js';
 
 export interface CliIO {
   out: (s: string) => void;
   err: (s: string) => void;
 }
 
-const BOOL_FLAGS = new Set(['until-direct', 'tsmp', 'icmp', 'verbose', 'json', 'force-reauth', 'reset', 'peers', 'self', 'active', 'header', 'web', 'browser', '4', '6', '1', ...PREF_BOOL_FLAGS]);
+const BOOL_FLAGS = new Set(['all', 'until-direct', 'tsmp', 'icmp', 'verbose', 'json', 'force-reauth', 'reset', 'peers', 'self', 'active', 'header', 'web', 'browser', '4', '6', '1', ...PREF_BOOL_FLAGS]);
 
 /** Thrown inside actions to finish with an exit code after output was written. */
 class Exit extends Error {
@@ -253,6 +254,7 @@ function buildProgram(io: CliIO): Command {
 
   registerSet(program, client);
   registerWhy(program, client, io);
+  registerDns(program, client, io);
   const debug = program.command('debug').description('debugging commands');
   registerDebugPrefs(debug, client, io);
   debug
