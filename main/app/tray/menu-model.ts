@@ -3,6 +3,7 @@
 // device's address, the exit-node submenu with checkmarks, the toggles, log in/out, open, quit.
 import type { BackendState, PeerStatus, Status } from '../../../common/schemas/status.js';
 import type { Prefs } from '../../../common/schemas/prefs.js';
+import { advertisesExitNode, runExitNodeState, withExitRoutes } from './run-exit-node.js';
 
 export type IconVariant = 'disconnected' | 'connected' | 'exit-node';
 
@@ -13,6 +14,10 @@ export type MenuCommand =
   | { type: 'disconnect' }
   | { type: 'set-exit-node'; id: string }
   | { type: 'toggle'; pref: TogglePref; value: boolean }
+  // "Run as exit node": the whole AdvertiseRoutes list the click sets (subnets kept, the /0s added
+  // or removed), computed from the prefs the menu was built from; the menu is rebuilt on every
+  // Prefs change, so the list is the engine's current one plus or minus the exit routes.
+  | { type: 'toggle'; pref: 'AdvertiseRoutes'; value: string[] }
   | { type: 'login' }
   | { type: 'logout' }
   | { type: 'copy'; text: string }
@@ -102,6 +107,13 @@ export function buildMenu({ status, prefs, engineReachable, updateReady }: MenuI
     // must not claim "None"; it shows the IP, checked and not choosable.
     const pendingIP = selected === '' ? (prefs?.ExitNodeIP ?? '') : '';
     const options = exitNodeOptions(status);
+    // Using an exit node and being one are exclusive (tailscale checkExitNodePrefsLocked refuses
+    // both at once), so while this device offers itself only None stays choosable, and while it
+    // uses one, "Run as exit node" cannot be turned on.
+    const runningAsExit = advertisesExitNode(prefs);
+    const usingExit = selected !== '' || pendingIP !== '';
+    const runState = runExitNodeState(prefs, status?.Self);
+    const runLabel = runState === 'waiting' ? 'Run as exit node (waiting for approval)' : runState === 'approved' ? 'Run as exit node (approved)' : usingExit ? 'Run as exit node (not while using an exit node)' : 'Run as exit node';
     const exitItems: MenuItem[] = [
       { kind: 'radio', id: 'exit-none', label: 'None', checked: selected === '' && pendingIP === '', enabled: true, command: { type: 'set-exit-node', id: '' } },
       ...(pendingIP
@@ -113,13 +125,19 @@ export function buildMenu({ status, prefs, engineReachable, updateReady }: MenuI
         label: `${peerDisplayName(p)}${p.Online ? '' : ' (offline)'}`,
         checked: selected === p.ID,
         // An offline exit node cannot carry traffic; keep it visible (and checked if chosen) but not choosable.
-        enabled: p.Online || selected === p.ID,
+        enabled: (p.Online && !runningAsExit) || selected === p.ID,
         command: { type: 'set-exit-node', id: p.ID },
       })),
       { kind: 'separator', id: 'exit-sep' },
       {
         kind: 'checkbox', id: 'allow-lan', label: 'Allow LAN access', checked: prefs?.ExitNodeAllowLANAccess ?? false, enabled: prefs !== undefined,
         command: { type: 'toggle', pref: 'ExitNodeAllowLANAccess', value: !(prefs?.ExitNodeAllowLANAccess ?? false) },
+      },
+      {
+        kind: 'checkbox', id: 'run-exit-node', label: runLabel, checked: runningAsExit,
+        // Turning it off is always allowed; turning it on is not while an exit node is in use.
+        enabled: prefs !== undefined && (runningAsExit || !usingExit),
+        command: { type: 'toggle', pref: 'AdvertiseRoutes', value: withExitRoutes(prefs?.AdvertiseRoutes ?? [], !runningAsExit) },
       },
     ];
     const current = options.find((p) => p.ID === selected);

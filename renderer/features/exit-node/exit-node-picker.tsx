@@ -1,12 +1,15 @@
 // Exit-node picker: None plus every peer that offers exit routes, searchable, with each online
 // one's latency (measured through the engine when the picker opens, at most once a minute);
-// "Allow LAN access" beside it with a line saying what it does and does not do.
+// "Allow LAN access" beside it with a line saying what it does and does not do; "Run as exit node"
+// below (run-exit-node-toggle.tsx).
 import { useId, useMemo, useState } from 'react';
 import { useLatencies } from '../../api/use-latencies.js';
 import { useAction, useUi } from '../../context.js';
 import { filterRows, peerRows } from '../../store/selectors.js';
 import { PrefToggle } from '../settings/pref-toggle.js';
 import { LAN_HELP } from './lan-help.js';
+import { RunExitNodeToggle } from './run-exit-node-toggle.js';
+import { exitChoiceBlocked } from './run-exit-node.js';
 
 /** More exit nodes than this are measured only when pinged from the device list (a big tailnet). */
 const MAX_MEASURED = 32;
@@ -26,6 +29,9 @@ export function ExitNodePicker() {
   // Chosen by IP (CLI `--exit-node=<ip>`) and no exit node has that IP yet: the engine keeps it and
   // drops internet traffic instead of leaking it, so "None" must not look chosen.
   const pendingIP = selected === '' ? (prefs?.ExitNodeIP ?? '') : '';
+  // Running as an exit node: tailscale refuses to use one at the same time, so only None (and the
+  // current choice, if the CLI set both) stays choosable, with the reason said once.
+  const runningAsExit = exitChoiceBlocked(prefs);
   const choose = (id: string) => void act((c) => c.call('editPrefs', { ExitNodeID: id, ExitNodeIP: '' }));
   return (
     <section aria-labelledby="exit-title" className="screen exit-node">
@@ -55,7 +61,7 @@ export function ExitNodePicker() {
                 name="exit-node"
                 value={r.id}
                 checked={selected === r.id}
-                disabled={!r.online && selected !== r.id}
+                disabled={(!r.online || runningAsExit !== undefined) && selected !== r.id}
                 onChange={() => choose(r.id)}
               />
               <span>
@@ -67,8 +73,14 @@ export function ExitNodePicker() {
           );
         })}
         {options.length === 0 && <p className="help">No device in your tailnet offers itself as an exit node.</p>}
+        {runningAsExit && options.length > 0 && (
+          <p className="help" data-testid="exit-use-blocked">
+            {runningAsExit}
+          </p>
+        )}
       </fieldset>
       <PrefToggle pref="ExitNodeAllowLANAccess" label="Allow LAN access" help={LAN_HELP} />
+      <RunExitNodeToggle />
     </section>
   );
 }
