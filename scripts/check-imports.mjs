@@ -14,8 +14,12 @@ const rules = {
   'main/engine': { dirs: ['common', 'main/engine'], node: true, deny: ['electron', 'react', 'react-dom', 'zustand', 'electron-log', 'electron-updater'] },
   'main/client': { dirs: ['common', 'main/client'], node: true, deny: ['electron', 'react'] },
   'main/daemon': { dirs: ['common', 'main/engine', 'main/daemon'], node: true, deny: ['electron', 'react'] },
-  'main/cli':    { dirs: ['common', 'main/client', 'main/cli'], node: true, deny: ['electron', 'react'] },
+  'main/cli':    { dirs: ['common', 'main/client', 'main/cli', 'main/web'], node: true, deny: ['electron', 'react'] },
   'main/app':    { dirs: ['common', 'main/engine', 'main/client', 'main/app'], node: true, deny: ['react', 'react-dom'] },
+  // `meshtray web`: the window's plain modules (controller, router, schemas) behind an HTTP server;
+  // never Electron. Its browser shim is a page script like the preload: no Node.
+  'main/web':    { dirs: ['common', 'main/client', 'main/app', 'main/engine/ports', 'main/engine/log', 'main/web'], node: true, deny: ['electron', 'electron-log', 'electron-updater', 'react', 'react-dom'] },
+  'main/web/browser': { dirs: ['common', 'preload', 'main/web/browser'], node: false, pkgs: ['zod'] },
   'preload':     { dirs: ['common', 'preload'], node: false, pkgs: ['electron', 'zod'] },
   'renderer':    { dirs: ['common', 'renderer'], node: false, pkgs: ['react', 'react-dom', 'zustand', 'zod'] },
 };
@@ -32,9 +36,12 @@ function* walk(dir) {
 
 const importRe = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s+['"]([^'"]+)['"]/g;
 const problems = [];
+const layers = Object.keys(rules);
+/** A file belongs to the most specific layer folder holding it (main/web/browser before main/web). */
+const layerOf = (file) => layers.filter((l) => (relative(root, file).split(sep).join('/') + '/').startsWith(l + '/')).sort((a, b) => b.length - a.length)[0];
 for (const [layer, rule] of Object.entries(rules)) {
   let files;
-  try { files = [...walk(join(root, layer))]; } catch { continue; }
+  try { files = [...walk(join(root, layer))].filter((f) => layerOf(f) === layer); } catch { continue; }
   for (const file of files) {
     const src = readFileSync(file, 'utf8');
     for (const m of src.matchAll(importRe)) {

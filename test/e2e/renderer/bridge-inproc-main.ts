@@ -2,7 +2,8 @@
 // startInProcessEngine), as the desktop app runs it when there is no meshtrayd: meant to run as an
 // ordinary user, with the privileged helper (main/app/helper) doing the OS work as root.
 // Usage: node bridge-inproc-main.js --state-dir DIR [--helper-socket PATH] [--tun meshtray0]
-// Prints "bridge <url>" once listening, and "open <url>" each time the app would open the system
+// The server is main/web's (RendererBridge = WebServer with test defaults); <url> carries the
+// run's token in its fragment. Prints "bridge <url>" once listening, and "open <url>" each time the app would open the system
 // browser (the test drives that part). Engine log lines go to stderr. Exits on SIGTERM/SIGINT after
 // stopping the engine (routes and DNS restored through the helper).
 import { LineLogger } from '../../../main/engine/log/logger.js';

@@ -1,7 +1,8 @@
 // The renderer bridge as its own process, so the app side can run where the engine runs (inside a
 // lab host's namespace, like an app next to its daemon on one machine).
 // Usage: node bridge-main.js --socket <meshtrayd socket>
-// Prints "bridge <url>" once listening, and "open <url>" each time the app would open the system
+// The server is main/web's (RendererBridge = WebServer with test defaults); <url> carries the
+// run's token in its fragment. Prints "bridge <url>" once listening, and "open <url>" each time the app would open the system
 // browser (the test drives that part). Exits on SIGTERM.
 import { LocalClient } from '../../../main/client/localapi-client.js';
 import { RendererBridge } from './bridge-server.js';
