@@ -1,9 +1,11 @@
 // "Run as exit node" in the window: the wording of each engine state, the prefs edit, and the
 // screen as rendered (label, help line, status line, what is disabled and why) from the engine's
 // prefs + status in the store, rendered with react-dom/server (no DOM needed).
+// Under tsx, run with TSX_TSCONFIG_PATH=renderer/tsconfig.json (the renderer's automatic JSX runtime);
+// the compiled run (dist/) needs nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createElement } from 'react';
+import { createElement, type Context, type FunctionComponent } from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
 import {
   advertisesExitNode,
@@ -14,8 +16,6 @@ import {
   runExitNodeStateText,
   withExitRoutes,
 } from '../../../renderer/features/exit-node/run-exit-node.js';
-import { ExitNodePicker } from '../../../renderer/features/exit-node/exit-node-picker.js';
-import { ServicesContext } from '../../../renderer/context.js';
 import { createUiStore } from '../../../renderer/store/engine-store.js';
 import type { MeshtrayClient } from '../../../renderer/api/client.js';
 import type { Prefs } from '../../../common/schemas/prefs.js';
@@ -62,6 +62,13 @@ test('exclusive with using an exit node (tailscale: "Cannot advertise an exit no
   assert.equal(exitChoiceBlocked(prefs()), undefined);
 });
 
+// The .tsx modules are loaded at run time by URL: the test project (no "jsx" option) cannot take
+// them as typed project-reference inputs (tsc TS6305), and a string path keeps tsc out of it.
+// Relative to this file, the same path reaches renderer/ from test/unit/renderer (tsx) and from
+// dist/test/unit/renderer (the compiled run).
+const picker = (await import(new URL('../../../renderer/features/exit-node/exit-node-picker.js', import.meta.url).href)) as { ExitNodePicker: FunctionComponent };
+const ctx = (await import(new URL('../../../renderer/context.js', import.meta.url).href)) as { ServicesContext: Context<{ client: MeshtrayClient; store: ReturnType<typeof createUiStore> } | null> };
+
 /** The exit-node screen as HTML for the given engine prefs + status. */
 function render(p: Prefs, s: Status): string {
   const store = createUiStore();
@@ -70,7 +77,7 @@ function render(p: Prefs, s: Status): string {
   const now = store.getState();
   store.getInitialState = () => now;
   const client = { call: async () => ({}) } as unknown as MeshtrayClient;
-  return renderToStaticMarkup(createElement(ServicesContext.Provider, { value: { client, store } }, createElement(ExitNodePicker)));
+  return renderToStaticMarkup(createElement(ctx.ServicesContext.Provider, { value: { client, store } }, createElement(picker.ExitNodePicker)));
 }
 
 /** The <input> of the labelled control, by its label text. */
