@@ -136,6 +136,7 @@ export const DNSStatusSchema = z.object({
     .optional(),
   /** The netmap's DNSConfig as control sent it (not what this device does with it: see Meshtray). */
   Resolvers: z.array(DNSResolverInfoSchema).optional(),
+  /** Suffixes with their own resolvers; suffixes control sends without resolvers are left out, as tailscale does. */
   SplitDNSRoutes: z.record(z.string(), z.array(DNSResolverInfoSchema)).optional(),
   FallbackResolvers: z.array(DNSResolverInfoSchema).optional(),
   SearchDomains: z.array(z.string()).optional(),

@@ -79,10 +79,8 @@ export function formatDNSStatus(d: DNSStatus, all: boolean): string {
   const suffixes = Object.keys(routes).sort();
   if (suffixes.length === 0) p('  (no routes configured: split DNS disabled)');
   for (const k of suffixes) {
-    const rs = routes[k]!;
-    // tailscale prints one line per resolver; a suffix without any is answered by MagicDNS itself.
-    if (rs.length === 0) p(`  - ${pad(k, 30)} -> (answered by MagicDNS, 100.100.100.100)`);
-    for (const r of rs) p(`  - ${pad(k, 30)} -> ${resolverLine(r)}`);
+    // One line per resolver, as tailscale prints them.
+    for (const r of routes[k]!) p(`  - ${pad(k, 30)} -> ${resolverLine(r)}`);
   }
   p();
   if (all) {
@@ -169,7 +167,8 @@ function meshtraySection(d: DNSStatus, all: boolean, p: (s?: string) => void): v
   p('MagicDNS answers itself (never forwarded):');
   const reverse = m.LocalDomains.filter((s) => s.endsWith('.arpa.'));
   const shown = all ? m.LocalDomains : m.LocalDomains.filter((s) => !s.endsWith('.arpa.'));
-  if (m.LocalDomains.length === 0) p('  (no suffixes)');
+  // Without --accept-dns quad-100 still answers the tailnet's own names; it is just not authoritative for a suffix.
+  if (m.LocalDomains.length === 0) p("  (no whole suffix; only the tailnet's own names)");
   for (const s of shown) p(`  - ${s}`);
   if (!all && reverse.length) p(`  (and ${reverse.length} reverse DNS zone${reverse.length === 1 ? '' : 's'}; --all lists them)`);
   p();

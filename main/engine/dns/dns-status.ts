@@ -67,9 +67,11 @@ export function buildDNSStatus(i: DNSStatusInputs): DNSStatus {
     if (nm.self.Name) tailnet.SelfDNSName = nm.self.Name;
     out.CurrentTailnet = tailnet;
     if (dns.Resolvers?.length) out.Resolvers = dns.Resolvers.map(resolverInfo);
-    const routes = Object.entries(dns.Routes ?? {});
-    // A suffix with no resolvers (answered by quad-100 itself) is kept as [], as the JSON form documents.
-    if (routes.length) out.SplitDNSRoutes = Object.fromEntries(routes.map(([k, rs]) => [k, (rs ?? []).map(resolverInfo)]));
+    // Only suffixes with resolvers, as runDNSStatus builds the map (it appends per resolver): Headscale
+    // sends the MagicDNS suffix and all 65 reverse zones as routes without resolvers, which are not
+    // split DNS (they are what quad-100 answers itself: see Meshtray.LocalDomains).
+    const routes = Object.entries(dns.Routes ?? {}).filter(([, rs]) => rs && rs.length > 0);
+    if (routes.length) out.SplitDNSRoutes = Object.fromEntries(routes.map(([k, rs]) => [k, rs!.map(resolverInfo)]));
     if (dns.FallbackResolvers?.length) out.FallbackResolvers = dns.FallbackResolvers.map(resolverInfo);
     if (dns.Domains?.length) out.SearchDomains = [...dns.Domains].sort();
     if (dns.CertDomains?.length) out.CertDomains = [...dns.CertDomains];

@@ -50,7 +50,8 @@ class MemResolver implements OSResolverConfigurator {
 const DNS = {
   Proxied: true,
   Domains: ['tail.example'],
-  Routes: { 'corp.example': [{ Addr: '10.20.0.53' }], 'lab.example': [{ Addr: '10.20.0.54:5353' }] },
+  // Headscale also sends the MagicDNS suffix and the reverse zones as routes without resolvers.
+  Routes: { 'corp.example': [{ Addr: '10.20.0.53' }], 'lab.example': [{ Addr: '10.20.0.54:5353' }], 'tail.example': [], '64.100.in-addr.arpa': null },
   FallbackResolvers: [{ Addr: '9.9.9.9' }],
   ExtraRecords: [{ Name: 'svc.tail.example', Type: 'A', Value: '100.64.0.50' }],
 };
@@ -97,7 +98,7 @@ test('with --accept-dns: the tailnet suffix, split routes, quad-100 in the OS re
   assert.ok(DNSStatusSchema.safeParse(s).success);
   assert.equal(s.TailscaleDNS, true);
   assert.deepEqual(s.CurrentTailnet, { MagicDNSEnabled: true, MagicDNSSuffix: 'tail.example', SelfDNSName: 'self.tail.example.' });
-  // As control sent it (tailscale prints the netmap's DNSConfig here).
+  // As control sent it (tailscale prints the netmap's DNSConfig here), routes without resolvers left out as tailscale does.
   assert.deepEqual(s.SplitDNSRoutes, { 'corp.example': [{ Addr: '10.20.0.53' }], 'lab.example': [{ Addr: '10.20.0.54:5353' }] });
   assert.equal(s.Resolvers, undefined);
   assert.deepEqual(s.FallbackResolvers, [{ Addr: '9.9.9.9' }]);
