@@ -17,6 +17,7 @@ import { addPrefFlags, needsCurrentPrefs, prefsFromFlags, PREF_BOOL_FLAGS, type 
 import { packageVersion } from './version.js';
 import { cmdPing, formatNetcheck } from './ping-netcheck.js';
 import { registerDns } from './dns-status.js';
+import { registerWeb } from './web.js';
 
 export interface CliIO {
   out: (s: string) => void;
@@ -255,6 +256,7 @@ function buildProgram(io: CliIO): Command {
   registerSet(program, client);
   registerWhy(program, client, io);
   registerDns(program, client, io);
+  registerWeb(program, () => (program.opts() as { socket?: string }).socket ?? DEFAULT_SOCKET, io);
   const debug = program.command('debug').description('debugging commands');
   registerDebugPrefs(debug, client, io);
   debug
