@@ -5,7 +5,10 @@
 //   up --login-server=URL   no lab: runs meshtrayd on this machine and `meshtray up --login-server=URL`,
 //                           printing the AuthURL to open. Foreground until Ctrl-C.
 //   down                    removes what a killed `up` (or test run) left behind.
-import { mkdirSync } from 'node:fs';
+// Both `up` forms also serve the Meshtray window for the Meshtray node on loopback (main/web, as
+// `meshtray web` does) and print its URL ("window: http://127.0.0.1:PORT/#token=…").
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { startWebCommand, type RunningWeb } from '../../main/web/web-command.js';
 import { join, relative } from 'node:path';
 import { LabError } from './errors.js';
 import { Lab } from './lab.js';
@@ -43,6 +46,25 @@ async function describePeer(p: Peer): Promise<string> {
   } catch (e) {
     return `${p.name.padEnd(4)} ${p.kind.padEnd(10)} status failed: ${(e as Error).message}`;
   }
+}
+
+/**
+ * The window for a meshtrayd, as `meshtray web` serves it: on 127.0.0.1:8088 (tailscale web's
+ * port) or, when that is taken, any free port. Its log lines go to a file, not over the table.
+ */
+async function startWindow(socketPath: string, logFile: string): Promise<RunningWeb | undefined> {
+  const err = (s: string): void => appendFileSync(logFile, s);
+  for (const listen of ['127.0.0.1:8088', '127.0.0.1:0']) {
+    try {
+      return await startWebCommand({ socketPath, listen, out: err, err });
+    } catch (e) {
+      if (listen.endsWith(':0') || !/in use/.test((e as Error).message)) {
+        say(`lab: the window did not start: ${(e as Error).message}`);
+        return undefined;
+      }
+    }
+  }
+  return undefined;
 }
 
 function forever(): Promise<never> {
@@ -83,6 +105,10 @@ async function upLab(verbose: boolean): Promise<void> {
   if (m1) {
     say('Meshtray status against the lab node (as root, in another terminal):');
     say(`  ip netns exec ${m1.ns} node ${join(rel, 'bin', 'meshtray.js')} --socket=${m1.socket} status`);
+    // The socket is a file, so the window can be served here in the root namespace, where a
+    // browser on this machine reaches 127.0.0.1.
+    const web = await startWindow(m1.socket, join(lab.dir, 'web.log'));
+    if (web) say(`The Meshtray window for m1 (open it in a browser on this machine):\n  window: ${web.url}`);
   }
   const ts = lab.bins.tailscale;
   say('The reference peers:');
@@ -102,6 +128,8 @@ async function upOwnServer(loginServer: string, verbose: boolean): Promise<void>
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
   await peer.start();
   say(`meshtrayd running (pid ${peer.pid}), state in ${dir}, log ${join(peer.logDir, 'meshtrayd.log')}`);
+  const web = await startWindow(peer.socket, join(peer.logDir, 'web.log'));
+  if (web) say(`The Meshtray window (open it in a browser on this machine; it shows the login link too):\n  window: ${web.url}`);
   const { authUrl, done } = await peer.upInteractive({ loginServer, hostname: (await import('node:os')).hostname(), timeoutMs: 600_000 });
   say(`\nTo authenticate, visit:\n\n\t${authUrl}\n`);
   void done.then(async (r) => {
