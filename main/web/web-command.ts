@@ -34,8 +34,10 @@ export async function startWebCommand(o: WebCommandOptions): Promise<RunningWeb>
     listen,
     log,
     host: { mode: 'attached', detail: `meshtrayd at ${o.socketPath}` },
+    openLoginInPage: true,
     // The server may run as another user than the browser (or as root): it opens nothing itself.
-    // The page shows the login link (opened in a new tab by a click); the terminal gets it too.
+    // The page opens the login link in a new tab (the Log in click lets it) and shows it; the
+    // terminal gets it too.
     opener: {
       openExternal: async (url) => o.out(`meshtray web: login link (also shown in the window): ${url}\n`),
     },

@@ -55,6 +55,11 @@ export interface WebServerOptions {
   distDir?: string;
   /** Fixed token (tests); default 32 random bytes per run. */
   token?: string;
+  /**
+   * The page opens a new login link in a new tab itself (`meshtray web`: the server may not open
+   * a browser for the user). Off for the test harness, whose tests drive the "system browser".
+   */
+  openLoginInPage?: boolean;
 }
 
 export interface WebStats {
@@ -211,8 +216,12 @@ export class WebServer {
       const originBad = this.originCheck(req);
       if (originBad) return this.refuse(res, 'refusedOrigin', originBad, req);
       res
-        .writeHead(204, { ...securityHeaders(), 'set-cookie': `${this.cookieName}=${this.token}; Path=/; HttpOnly; SameSite=Strict` })
-        .end();
+        .writeHead(200, {
+          ...securityHeaders(),
+          'content-type': 'application/json',
+          'set-cookie': `${this.cookieName}=${this.token}; Path=/; HttpOnly; SameSite=Strict`,
+        })
+        .end(JSON.stringify({ openLoginInPage: this.o.openLoginInPage === true }));
       return;
     }
 

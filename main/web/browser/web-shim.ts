@@ -36,12 +36,31 @@ function takeToken(): string | undefined {
 const token = takeToken();
 const authHeaders: Record<string, string> = token ? { [TOKEN_HEADER]: token } : {};
 // Without a token in this tab, an earlier visit's cookie may still be valid: try the calls anyway.
+let openLoginInPage = false;
 const ready: Promise<void> = token
   ? fetch('./session', { method: 'POST', headers: authHeaders }).then(
-      () => undefined,
+      async (r) => {
+        if (r.ok) openLoginInPage = ((await r.json()) as { openLoginInPage?: unknown }).openLoginInPage === true;
+      },
       () => undefined,
     )
   : Promise.resolve();
+
+/**
+ * `meshtray web` has no system browser to hand the AuthURL to: the page opens it in a new tab
+ * itself. Only a link that appears while this page watches (a Log in click just gave the page the
+ * user activation a new tab needs); one already there at load stays a visible link, not a popup.
+ */
+let loginSeen: string | undefined | null = null; // null: no app state yet
+function maybeOpenLogin(state: unknown): void {
+  const login = (state as { login?: { phase?: unknown; authURL?: unknown } } | null)?.login;
+  const url = login?.phase === 'waiting-for-browser' && typeof login.authURL === 'string' ? login.authURL : undefined;
+  const first = loginSeen === null;
+  if (url === loginSeen) return;
+  loginSeen = url;
+  if (first || !url || !openLoginInPage || !/^https?:\/\//.test(url)) return;
+  window.open(url, '_blank', 'noopener,noreferrer');
+}
 
 const NO_TOKEN = 'This page needs the link that `meshtray web` printed (it ends in #token=…). Open that link again.';
 
@@ -124,6 +143,10 @@ const bridge = buildBridge({
     return env;
   },
   onNotify: (cb) => stream('notify', cb),
-  onAppState: (cb) => stream('app', cb),
+  onAppState: (cb) =>
+    stream('app', (v) => {
+      maybeOpenLogin(v);
+      cb(v);
+    }),
 });
 (window as unknown as { meshtray: unknown }).meshtray = bridge;

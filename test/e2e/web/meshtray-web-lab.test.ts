@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { withLab } from '../../lab/with-lab.js';
-import { launchChromium, loopbackOnlyPage, skipWithoutChromium, type LaunchedBrowser } from '../renderer/browser.js';
+import { launchChromium, launchChromiumInNamespace, loopbackOnlyPage, skipWithoutChromium, type LaunchedBrowser } from '../renderer/browser.js';
 import { checkAccessibility } from '../renderer/a11y.js';
 import { repoRoot } from '../renderer/paths.js';
 import { waitFor } from '../renderer/real-engine.js';
@@ -88,6 +88,61 @@ test('lab: `meshtray web` against m1 (meshtrayd): Chromium opens the printed URL
       } catch (e) {
         process.stderr.write(`--- meshtray web output ---\n${out.slice(-3000)}\n`);
         if (page) await shot(page, 'web-99-failure').catch(() => undefined);
+        throw e;
+      } finally {
+        if (cli && cli.exitCode === null && cli.signalCode === null) cli.kill('SIGKILL');
+        await chromium?.close();
+      }
+    },
+  );
+});
+
+test('lab: sign in from `meshtray web`: Log in opens the login link in a new tab by itself (no system browser), the admin approves, the window shows Connected and the peers', { timeout: 300_000 }, async (t) => {
+  if (skipWithoutChromium(t, 'meshtray web lab sign-in test')) return;
+  await withLab(
+    t,
+    { name: 'meshtray-web-login-lab', derpRegions: 1, hosts: [{ name: 'a1', nat: 'easy' }, { name: 'm2', nat: 'easy', peer: 'meshtrayd', join: false }] },
+    async (lab) => {
+      const m2 = lab.peer('m2');
+      const ns = lab.ns('m2');
+      let cli: ChildProcess | undefined;
+      let chromium: LaunchedBrowser | undefined;
+      let page: Page | undefined;
+      let out = '';
+      try {
+        // On m2's machine (its namespace): the server check and the browser reach the lab's Headscale from there.
+        cli = spawn('ip', ['netns', 'exec', ns, process.execPath, join(repoRoot(), 'bin', 'meshtray.js'), `--socket=${m2.socket}`, 'web', '--listen=127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        cli.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+        cli.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+        const exited = new Promise<number | null>((r) => cli!.once('exit', (c) => r(c)));
+        const url = await waitFor('the URL meshtray web prints', () => /^\t(http:\/\/127\.0\.0\.1:\d+\/#token=\S+)$/m.exec(out)?.[1], 30_000);
+        chromium = await launchChromiumInNamespace(ns);
+        const pg = await loopbackOnlyPage(chromium.browser, undefined, [new URL(lab.loginServer).hostname]);
+        page = pg;
+        await pg.goto(url);
+        await pg.getByLabel('Login server').fill(lab.loginServer);
+        const popup = pg.context().waitForEvent('page', { timeout: 60_000 });
+        await pg.getByRole('button', { name: 'Log in' }).click();
+        const tab = await popup;
+        await tab.waitForLoadState();
+        const authURL = tab.url();
+        assert.match(authURL, new RegExp(`^${lab.loginServer.replace(/[.]/g, '\\.')}/register/\\S+$`), 'the new tab is Headscale\'s login page');
+        // The same link is in the window and in the terminal.
+        assert.match(await pg.getByTestId('login-progress').innerText(), new RegExp(authURL.replace(/[.?]/g, '\\$&')));
+        assert.ok(out.includes(`login link (also shown in the window): ${authURL}`), out);
+        const authId = new URL(authURL).pathname.split('/').filter(Boolean).at(-1)!;
+        assert.match(await tab.locator('body').innerText(), new RegExp(authId), 'Headscale\'s page names the registration');
+        await shot(tab, 'web-02-login-tab');
+        await lab.headscale.registerAuthId(authId, lab.user.name);
+        await waitFor('Connected', async () => ((await pg.getByTestId('connection-state').innerText().catch(() => '')) === 'Connected' ? true : undefined), 60_000);
+        await pg.locator('[data-peer-name="a1"]').waitFor({ timeout: 30_000 });
+        assert.equal((await m2.status()).BackendState, 'Running');
+        await shot(pg, 'web-03-signed-in');
+        cli.kill('SIGINT');
+        assert.equal(await exited, 0, out);
+      } catch (e) {
+        process.stderr.write(`--- meshtray web output ---\n${out.slice(-3000)}\n`);
+        if (page) await shot(page, 'web-98-login-failure').catch(() => undefined);
         throw e;
       } finally {
         if (cli && cli.exitCode === null && cli.signalCode === null) cli.kill('SIGKILL');

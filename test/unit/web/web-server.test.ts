@@ -134,7 +134,8 @@ test('token: missing or wrong â†’ 403 from the router (refused sender), right â†
     assert.equal((await send(s.port, 'GET', '/events?stream=app', { host: `127.0.0.1:${s.port}` })).status, 403);
     assert.equal((await send(s.port, 'POST', '/session', own())).status, 403);
     const session = await send(s.port, 'POST', '/session', own({ 'x-meshtray-token': TOKEN }));
-    assert.equal(session.status, 204);
+    assert.equal(session.status, 200);
+    assert.deepEqual(JSON.parse(session.body), { openLoginInPage: false });
     const cookie = String(session.headers['set-cookie']);
     assert.match(cookie, new RegExp(`^${s.cookieName}=${TOKEN}; Path=/; HttpOnly; SameSite=Strict$`));
     const first = await new Promise<string>((resolve, reject) => {
