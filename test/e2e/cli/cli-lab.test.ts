@@ -6,8 +6,14 @@
 //   exit-node list                     — the table rows tailscale prints, before and after selecting
 //   exit-node suggest                  — a name `set --exit-node=` accepts, which then carries traffic
 //   status --self/--peers/--active/--header/--json, --web refused
+//   dns status (--json)                — with split DNS in Headscale's config: the same MagicDNS section as
+//                                        tailscale's, quad-100 in the OS resolver with --accept-dns, the
+//                                        OS's own resolver, and "Tailscale DNS: disabled." without it
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DNSStatus } from '../../../common/contract/api.js';
 import { peerByHostName } from '../../lab/peer-output.js';
 import { waitFor } from '../../lab/proc.js';
 import { withLab } from '../../lab/with-lab.js';
@@ -25,8 +31,19 @@ const machineAndUser = (out: string): string => out.split('\nCapabilities:')[0]!
 const allowedLine = (out: string): string | undefined => out.split('\n').find((l) => l.startsWith('  AllowedIPs:'))?.replace(/\s+/g, ' ');
 /** status table lines → hostnames (second column). */
 const statusNames = (out: string): string[] => out.split('\n').filter((l) => /^\d/.test(l)).map((l) => l.split(/\s+/)[1]!);
+/** The lines of one `=== title ===` section of `dns status` (blank lines dropped). */
+const dnsSection = (out: string, title: string): string[] => {
+  const lines = out.split('\n');
+  const i = lines.indexOf(`=== ${title} ===`);
+  if (i < 0) return [`(no section ${title})`];
+  const end = lines.findIndex((l, j) => j > i && l.startsWith('=== '));
+  return lines.slice(i + 1, end < 0 ? undefined : end).filter((l) => l !== '' && !l.startsWith('[this is a preliminary'));
+};
+/** A split-DNS route for Headscale's config (dns.nameservers.split); the server need not exist to be configured. */
+const SPLIT_SUFFIX = 'corp.example';
+const SPLIT_NS = '10.20.0.53';
 
-test('meshtray ip / whois / exit-node / status flags against the tailscale CLI on a real tailnet', { timeout: 300_000 }, async (t) => {
+test('meshtray ip / whois / exit-node / status flags / dns status against the tailscale CLI on a real tailnet', { timeout: 420_000 }, async (t) => {
   await withLab(
     t,
     { name: 'cli-lab', derpRegions: 1, hosts: [{ name: 'm1', nat: 'easy', peer: 'meshtrayd' }, EXIT_HOST, { name: 't1', nat: 'easy' }] },
@@ -133,6 +150,77 @@ test('meshtray ip / whois / exit-node / status flags against the tailscale CLI o
       }
       await ok(mt, ['set', '--exit-node=']);
       await ok(t1, ['set', '--exit-node=']);
+
+      // ---- dns status: Headscale restarted with a split-DNS route in its config (Headscale reads DNS
+      // settings only at start: hscontrol/types/config.go dnsToTailcfgDNS; SIGHUP reloads only the policy) ----
+      const hs = lab.headscale;
+      const writeBase = hs.writeConfig.bind(hs);
+      hs.writeConfig = () => {
+        writeBase();
+        const cfg = readFileSync(hs.configPath, 'utf8');
+        assert.ok(cfg.includes('    split: {}'), 'the lab config has an empty split map to fill');
+        writeFileSync(hs.configPath, cfg.replace('    split: {}', `    split:\n      ${SPLIT_SUFFIX}: ["${SPLIT_NS}"]`));
+      };
+      await hs.restart();
+      const resolvPath = join('/etc/netns', lab.host('m1').ns, 'resolv.conf');
+      const resolvBefore = readFileSync(resolvPath);
+      let mtDNS = '';
+      let tsDNS = '';
+      await waitFor('meshtray and tailscale both show the split-DNS route', async () => {
+        mtDNS = (await run(mt, ['dns', 'status'])).out;
+        tsDNS = (await run(t1, ['dns', 'status'])).out;
+        const route = new RegExp(`^  - ${SPLIT_SUFFIX.replace('.', '\\.')} +-> ${SPLIT_NS.replace(/\./g, '\\.')}$`, 'm');
+        return (route.test(mtDNS) && route.test(tsDNS)) || `meshtray:\n${mtDNS}\ntailscale:\n${tsDNS}`;
+      }, { timeoutMs: 120_000, intervalMs: 1000 });
+      t.diagnostic(`tailscale dns status (t1):\n${tsDNS}\nmeshtray dns status (m1, --accept-dns=false):\n${mtDNS}`);
+      // The coordination server's part reads the same, line for line (but for whose name it is).
+      const otherDevices = (l: string) => !l.startsWith('Other devices in your tailnet can reach this device at ');
+      assert.deepEqual(dnsSection(mtDNS, 'MagicDNS configuration').filter(otherDevices), dnsSection(tsDNS, 'MagicDNS configuration').filter(otherDevices));
+      assert.ok(dnsSection(mtDNS, 'MagicDNS configuration').includes('MagicDNS: enabled tailnet-wide (suffix = tailnet.test)'));
+      assert.ok(dnsSection(mtDNS, 'MagicDNS configuration').includes('Other devices in your tailnet can reach this device at m1.tailnet.test.'));
+      // The lab's `up` has --accept-dns=false: disabled, and the OS resolver untouched.
+      assert.equal(dnsSection(mtDNS, "'Use Tailscale DNS' status")[0], 'Tailscale DNS: disabled.');
+      assert.equal(dnsSection(tsDNS, "'Use Tailscale DNS' status")[0], 'Tailscale DNS: disabled.', 'tailscale on t1: the same words for the same setting');
+      assert.match(mtDNS, /^OS resolver: not changed by Meshtray \(--accept-dns is off/m);
+      const mtJSON = JSON.parse(await ok(mt, ['dns', 'status', '--json'])) as DNSStatus;
+      const tsJSON = JSON.parse(await ok(t1, ['dns', 'status', '--json'])) as DNSStatus;
+      for (const k of ['SplitDNSRoutes', 'SearchDomains', 'Resolvers', 'FallbackResolvers', 'ExtraRecords'] as const) assert.deepEqual(mtJSON[k], tsJSON[k], `--json ${k}`);
+      assert.deepEqual([mtJSON.CurrentTailnet?.MagicDNSEnabled, mtJSON.CurrentTailnet?.MagicDNSSuffix], [tsJSON.CurrentTailnet?.MagicDNSEnabled, tsJSON.CurrentTailnet?.MagicDNSSuffix]);
+      const ownNameservers = readFileSync(resolvPath, 'utf8').split('\n').filter((l) => l.startsWith('nameserver ')).map((l) => l.split(/\s+/)[1]!);
+      assert.deepEqual(mtJSON.SystemDNS?.Nameservers, ownNameservers, "the system DNS section is the namespace's own resolv.conf");
+
+      // --accept-dns: quad-100 becomes the OS resolver, and dns status says exactly what was written.
+      await ok(mt, ['set', '--accept-dns']);
+      let on: DNSStatus | undefined;
+      await waitFor('dns status: Meshtray installed the OS resolver', async () => {
+        on = JSON.parse(await ok(mt, ['dns', 'status', '--json'])) as DNSStatus;
+        return on.Meshtray?.OSResolverInstalled === true || JSON.stringify(on.Meshtray);
+      }, { timeoutMs: 15_000, intervalMs: 300 });
+      const written = readFileSync(resolvPath, 'utf8');
+      const lines = (k: string) => written.split('\n').filter((l) => l.startsWith(k + ' ')).flatMap((l) => l.split(/\s+/).slice(1));
+      assert.equal(on!.TailscaleDNS, true);
+      assert.equal(on!.Meshtray?.OSResolver?.Nameservers[0], '100.100.100.100');
+      assert.deepEqual(on!.Meshtray?.OSResolver?.Nameservers, lines('nameserver'), `resolv.conf:\n${written}`);
+      assert.deepEqual(on!.Meshtray?.OSResolver?.SearchDomains, lines('search'));
+      assert.deepEqual(on!.Meshtray?.Routes[`${SPLIT_SUFFIX}.`], [{ Addr: SPLIT_NS }], 'quad-100 forwards the split suffix to its server');
+      assert.deepEqual(on!.SystemDNS?.Nameservers, ownNameservers, "still the OS's own resolver, not ours");
+      const onText = await ok(mt, ['dns', 'status']);
+      t.diagnostic(`meshtray dns status (m1, --accept-dns):\n${onText}`);
+      assert.equal(dnsSection(onText, "'Use Tailscale DNS' status")[0], 'Tailscale DNS: enabled.');
+      const mine = dnsSection(onText, 'Meshtray on this device');
+      assert.deepEqual(mine.slice(0, 3), ['OS resolver: set by Meshtray (/etc/resolv.conf)', 'Nameservers:', '  - 100.100.100.100']);
+      assert.ok(mine.some((l) => new RegExp(`^  - ${SPLIT_SUFFIX.replace('.', '\\.')}\\. +-> ${SPLIT_NS.replace(/\./g, '\\.')}$`).test(l)), mine.join('\n'));
+      assert.ok(mine.includes('  - tailnet.test.'), 'MagicDNS answers the tailnet suffix itself');
+
+      // --accept-dns=false: disabled again, resolv.conf given back byte for byte.
+      await ok(mt, ['set', '--accept-dns=false']);
+      let offText = '';
+      await waitFor('dns status: OS resolver given back', async () => {
+        offText = await ok(mt, ['dns', 'status']);
+        return /^OS resolver: not changed by Meshtray/m.test(offText) || offText;
+      }, { timeoutMs: 15_000, intervalMs: 300 });
+      assert.equal(dnsSection(offText, "'Use Tailscale DNS' status")[0], 'Tailscale DNS: disabled.');
+      assert.deepEqual(readFileSync(resolvPath), resolvBefore, 'resolv.conf byte for byte');
     },
   );
 });
