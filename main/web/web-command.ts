@@ -16,6 +16,8 @@ export interface WebCommandOptions {
   out: (s: string) => void;
   err: (s: string) => void;
   logLevel?: LogLevel;
+  /** The built page (default: found next to this module, see web-server.ts defaultDistDir). */
+  distDir?: string;
 }
 
 export interface RunningWeb {
@@ -35,6 +37,7 @@ export async function startWebCommand(o: WebCommandOptions): Promise<RunningWeb>
     log,
     host: { mode: 'attached', detail: `meshtrayd at ${o.socketPath}` },
     openLoginInPage: true,
+    ...(o.distDir ? { distDir: o.distDir } : {}),
     // The server may run as another user than the browser (or as root): it opens nothing itself.
     // The page opens the login link in a new tab (the Log in click lets it) and shows it; the
     // terminal gets it too.
