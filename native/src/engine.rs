@@ -36,6 +36,9 @@ const GSO_MAX_SEGMENTS: usize = 64;
 const GSO_MAX_BYTES: usize = 65_000;
 /// Segments one offloaded TUN read may produce (tun-rs IDEAL_BATCH_SIZE).
 const TUN_BATCH: usize = 128;
+/// A TUN batch slot: the largest IP packet (64 KiB) plus headroom on both sides of the packet, as
+/// tun-rs GRO's capacity check (`2 * offset + len`) requires.
+const TUN_GRO_SLOT: usize = 65_535 + 2 * TUN_WRITE_OFFSET;
 /// Handshake initiations per second before we demand cookies (boringtun device/mod.rs uses 100).
 const HANDSHAKE_RATE_LIMIT: u64 = 100;
 /// magicsock raises socket buffers to 7 MiB where allowed (dataplane.md §4.6).
@@ -156,9 +159,15 @@ struct TunBatch {
 }
 
 impl TunBatch {
-    fn new(slots: usize, slot_size: usize) -> TunBatch {
+    fn new(slots: usize) -> TunBatch {
         TunBatch {
-            bufs: (0..slots).map(|_| Vec::with_capacity(slot_size + TUN_WRITE_OFFSET)).collect(),
+            // Each slot must be able to grow into a whole coalesced super-packet: tun-rs GRO
+            // (offload.rs coalesce_tcp_packets, like wireguard-go tun/offload_linux.go) appends
+            // later segments into the first packet's buffer in place and refuses to coalesce
+            // (InsufficientCap) when capacity < 2 * offset + merged length. With MTU-sized slots
+            // nothing was ever merged and every decrypted packet was its own TUN write.
+            // Capacity only: pages are touched as far as packets actually grow.
+            bufs: (0..slots).map(|_| Vec::with_capacity(TUN_GRO_SLOT)).collect(),
             n: 0,
             bytes: 0,
             writer: TunWriter::new(),
@@ -517,7 +526,7 @@ impl Engine {
         let Some(sock) = sock else { return };
         let mut buf = vec![0u8; RECV_BUF];
         let mut work = vec![0u8; WORK_BUF];
-        let mut batch = TunBatch::new(GSO_MAX_SEGMENTS, self.mtu + 64);
+        let mut batch = TunBatch::new(GSO_MAX_SEGMENTS);
         while !self.is_closed() {
             match recv_gro(sock, &mut buf) {
                 Ok((n, src, seg)) => {

@@ -2,7 +2,9 @@
 // Meshtray ↔ tailscaled and tailscaled ↔ tailscaled in the same run and the same topology
 // (public hosts on one bridge, direct path). Prints Gbit/s, CPU seconds per GB of each daemon
 // (utime+stime from /proc/PID/stat), and Meshtray/tailscaled ratios.
-// Run (root): npm run bench:throughput   [-- --seconds=10]
+// Run (root): npm run bench:throughput   [-- --seconds=10] [--repeat=1] [--dirs=send,recv]
+// --repeat runs every measurement N times in the same lab (interleaved Meshtray/tailscaled, so both
+// see the same background load) and prints min–max of the ratios; --dirs limits the directions.
 //
 // Both sides share this machine's cores with iperf3 and each other, so absolute numbers are
 // lower than on two hosts; the ratio is the figure of merit.
@@ -13,6 +15,9 @@ import { run, startAgent, tailscaleIPv4, type MagicAgent } from '../e2e/magicsoc
 import { peerByHostName } from '../lab/peer-output.js';
 
 const seconds = Number(process.argv.find((a) => a.startsWith('--seconds='))?.split('=')[1] ?? 10);
+const repeat = Math.max(1, Number(process.argv.find((a) => a.startsWith('--repeat='))?.split('=')[1] ?? 1));
+const dirs = (process.argv.find((a) => a.startsWith('--dirs='))?.split('=')[1] ?? 'send,recv')
+  .split(',').filter((d): d is 'send' | 'recv' => d === 'send' || d === 'recv');
 const CLK_TCK = 100; // getconf CLK_TCK on Linux
 
 /** utime + stime of a process and all its threads, in seconds. */
@@ -68,9 +73,11 @@ try {
   await run(['ping', '-c', '3', '-i', '0.2', tIp], lab.host('t2').ns);
 
   const results: Result[] = [];
-  for (const dir of ['send', 'recv'] as const) {
-    results.push(await iperf('meshtray→tailscaled', dir, lab.host('m1').ns, tIp, meshPid, t1Pid, 5201));
-    results.push(await iperf('tailscaled→tailscaled', dir, lab.host('t2').ns, tIp, t2Pid, t1Pid, 5201));
+  for (let i = 0; i < repeat; i++) {
+    for (const dir of dirs) {
+      results.push(await iperf('meshtray→tailscaled', dir, lab.host('m1').ns, tIp, meshPid, t1Pid, 5201));
+      results.push(await iperf('tailscaled→tailscaled', dir, lab.host('t2').ns, tIp, t2Pid, t1Pid, 5201));
+    }
   }
   const m = await agent.metrics();
   void server;
@@ -80,13 +87,18 @@ try {
   for (const r of results) {
     lines.push(`${r.label.padEnd(25)} ${r.direction.padEnd(5)} ${r.gbps.toFixed(3).padStart(6)} ${String(r.retransmits).padStart(5)}  ${r.senderCpuPerGB.toFixed(2).padStart(15)}  ${r.receiverCpuPerGB.toFixed(2).padStart(17)}`);
   }
-  for (const dir of ['send', 'recv'] as const) {
-    const a = results.find((r) => r.direction === dir && r.label.startsWith('meshtray'))!;
-    const b = results.find((r) => r.direction === dir && r.label.startsWith('tailscaled'))!;
+  for (const dir of dirs) {
+    const ms = results.filter((r) => r.direction === dir && r.label.startsWith('meshtray'));
+    const ts = results.filter((r) => r.direction === dir && r.label.startsWith('tailscaled'));
+    // Pair each Meshtray run with the tailscaled run right after it (same background load).
+    const tput = ms.map((a, i) => a.gbps / ts[i]!.gbps);
     // Meshtray's own CPU is the sender's for "send" and the receiver's for "recv".
-    const mCpu = dir === 'send' ? a.senderCpuPerGB : a.receiverCpuPerGB;
-    const tCpu = dir === 'send' ? b.senderCpuPerGB : b.receiverCpuPerGB;
-    lines.push(`ratio ${dir === 'send' ? 'Meshtray sending  ' : 'Meshtray receiving'}: throughput ${(a.gbps / b.gbps).toFixed(2)} (goal ≥ 1.0), CPU/GB ${(mCpu / tCpu).toFixed(2)} (goal ≤ 1.0)`);
+    const cpu = ms.map((a, i) => dir === 'send' ? a.senderCpuPerGB / ts[i]!.senderCpuPerGB : a.receiverCpuPerGB / ts[i]!.receiverCpuPerGB);
+    const span = (v: number[]): string => {
+      const lo = Math.min(...v), hi = Math.max(...v);
+      return v.length === 1 ? lo.toFixed(2) : `${lo.toFixed(2)}–${hi.toFixed(2)} (median ${[...v].sort((x, y) => x - y)[Math.floor(v.length / 2)]!.toFixed(2)})`;
+    };
+    lines.push(`ratio ${dir === 'send' ? 'Meshtray sending  ' : 'Meshtray receiving'}: throughput ${span(tput)} (goal ≥ 1.0), CPU/GB ${span(cpu)} (goal ≤ 1.0)`);
   }
   lines.push(`Meshtray packets into JS during the run: ${m.counters.toJs.total} (disco ${m.counters.toJs.disco}, stun ${m.counters.toJs.stun}, derpSend ${m.counters.toJs.derpSend}); direct tx packets ${m.counters.direct.txPackets}, rx ${m.counters.direct.rxPackets}`);
   process.stdout.write(lines.join('\n') + '\n');
