@@ -36,9 +36,6 @@ const GSO_MAX_SEGMENTS: usize = 64;
 const GSO_MAX_BYTES: usize = 65_000;
 /// Segments one offloaded TUN read may produce (tun-rs IDEAL_BATCH_SIZE).
 const TUN_BATCH: usize = 128;
-/// A TUN batch slot: the largest IP packet (64 KiB) plus headroom on both sides of the packet, as
-/// tun-rs GRO's capacity check (`2 * offset + len`) requires.
-const TUN_GRO_SLOT: usize = 65_535 + 2 * TUN_WRITE_OFFSET;
 /// Handshake initiations per second before we demand cookies (boringtun device/mod.rs uses 100).
 const HANDSHAKE_RATE_LIMIT: u64 = 100;
 /// magicsock raises socket buffers to 7 MiB where allowed (dataplane.md §4.6).
@@ -161,13 +158,9 @@ struct TunBatch {
 impl TunBatch {
     fn new(slots: usize) -> TunBatch {
         TunBatch {
-            // Each slot must be able to grow into a whole coalesced super-packet: tun-rs GRO
-            // (offload.rs coalesce_tcp_packets, like wireguard-go tun/offload_linux.go) appends
-            // later segments into the first packet's buffer in place and refuses to coalesce
-            // (InsufficientCap) when capacity < 2 * offset + merged length. With MTU-sized slots
-            // nothing was ever merged and every decrypted packet was its own TUN write.
-            // Capacity only: pages are touched as far as packets actually grow.
-            bufs: (0..slots).map(|_| Vec::with_capacity(TUN_GRO_SLOT)).collect(),
+            // Slots a coalesced super-packet can grow into (see tun::batch_slot): with MTU-sized
+            // ones nothing was ever merged and every decrypted packet was its own TUN write.
+            bufs: (0..slots).map(|_| tun::batch_slot()).collect(),
             n: 0,
             bytes: 0,
             writer: TunWriter::new(),

@@ -14,6 +14,19 @@ use std::time::Duration;
 /// Headroom in front of each packet handed to `send_batch` (room for the 10-byte virtio header).
 pub const TUN_WRITE_OFFSET: usize = 16;
 
+/// Capacity of a `send_batch` buffer: the largest IP packet (64 KiB) plus the headroom twice, as
+/// tun-rs GRO's capacity check (`2 * offset + merged length`) requires.
+pub const TUN_BATCH_SLOT: usize = 65_535 + 2 * TUN_WRITE_OFFSET;
+
+/// An empty buffer for `send_batch`. GRO (tun-rs offload.rs `coalesce_tcp_packets`, as
+/// wireguard-go tun/offload_linux.go) appends later TCP segments of a flow into the first
+/// segment's buffer in place, and refuses to coalesce (`InsufficientCap`) into one whose capacity
+/// cannot hold the whole super-packet, so each slot gets room for 64 KiB up front. Capacity
+/// only: pages are touched as far as packets actually grow.
+pub fn batch_slot() -> Vec<u8> {
+    Vec::with_capacity(TUN_BATCH_SLOT)
+}
+
 /// Per-writer state for batched writes (Linux: the GRO table that coalesces TCP segments into
 /// super-packets before they enter the kernel).
 pub struct TunWriter {
@@ -38,7 +51,8 @@ impl Default for TunWriter {
 
 pub trait TunDevice: Send + Sync {
     /// Writes several packets; each buffer is `TUN_WRITE_OFFSET` bytes of headroom followed by
-    /// one IP packet. With offloads they are coalesced (GRO) into fewer, larger writes.
+    /// one IP packet. With offloads they are coalesced (GRO) into fewer, larger writes, which
+    /// needs buffers made by `batch_slot` (any other buffer is written on its own).
     fn send_batch(&self, w: &mut TunWriter, bufs: &mut [Vec<u8>]) -> io::Result<()> {
         let _ = w;
         let mut res = Ok(());
@@ -262,5 +276,101 @@ mod unix {
         fn offload(&self) -> bool {
             self.offload
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    /// RFC 1071 one's-complement sum, folded and inverted.
+    fn checksum(parts: &[&[u8]]) -> [u8; 2] {
+        let mut sum: u32 = 0;
+        for p in parts {
+            for c in p.chunks(2) {
+                sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+            }
+        }
+        while sum >> 16 != 0 {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        (!(sum as u16)).to_be_bytes()
+    }
+
+    /// An IPv4 TCP segment (ACK, DF, no options) carrying `payload` at `seq`, checksums valid:
+    /// what boringtun hands us after decrypting one datagram of a bulk transfer.
+    fn tcp4(seq: u32, payload: &[u8]) -> Vec<u8> {
+        let total = 40 + payload.len();
+        let mut p = vec![0u8; total];
+        p[0] = 0x45;
+        p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+        p[6] = 0x40;
+        p[8] = 64;
+        p[9] = 6;
+        p[12..16].copy_from_slice(&[100, 64, 0, 1]);
+        p[16..20].copy_from_slice(&[100, 64, 0, 2]);
+        let ip = checksum(&[&p[..20]]);
+        p[10..12].copy_from_slice(&ip);
+        p[20..22].copy_from_slice(&5201u16.to_be_bytes());
+        p[22..24].copy_from_slice(&40000u16.to_be_bytes());
+        p[24..28].copy_from_slice(&seq.to_be_bytes());
+        p[28..32].copy_from_slice(&1u32.to_be_bytes());
+        p[32] = 0x50;
+        p[33] = 0x10;
+        p[34..36].copy_from_slice(&0xffffu16.to_be_bytes());
+        p[40..].copy_from_slice(payload);
+        let mut pseudo = [0u8; 12];
+        pseudo[..8].copy_from_slice(&p[12..20]);
+        pseudo[9] = 6;
+        pseudo[10..12].copy_from_slice(&((total - 20) as u16).to_be_bytes());
+        let tcp = checksum(&[&pseudo, &p[20..]]);
+        p[36..38].copy_from_slice(&tcp);
+        p
+    }
+
+    /// Fills buffers as the receive path does (headroom, then the packet) and runs the GRO pass
+    /// `send_batch` applies before writing.
+    fn gro(mut bufs: Vec<Vec<u8>>, segments: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        for (b, seg) in bufs.iter_mut().zip(segments) {
+            b.clear();
+            b.resize(TUN_WRITE_OFFSET, 0);
+            b.extend_from_slice(seg);
+        }
+        let mut w = TunWriter::new();
+        w.gro.apply_gro(&mut bufs[..segments.len()], TUN_WRITE_OFFSET, false).unwrap();
+        bufs
+    }
+
+    const SEG: usize = 1228; // MTU 1280 - 52 (IPv4 + TCP with timestamps), a typical tailnet MSS
+
+    fn bulk(n: usize) -> (Vec<Vec<u8>>, Vec<u8>) {
+        let data: Vec<u8> = (0..n * SEG).map(|i| (i * 7 % 251) as u8).collect();
+        let segs = data.chunks(SEG).enumerate().map(|(i, c)| tcp4(1000 + (i * SEG) as u32, c)).collect();
+        (segs, data)
+    }
+
+    #[test]
+    fn batch_slots_let_gro_merge_a_bulk_flow_into_one_super_packet() {
+        let (segs, data) = bulk(40);
+        let bufs = gro((0..64).map(|_| batch_slot()).collect(), &segs);
+        // The first buffer now holds one TCP super-packet with every payload in order, and its
+        // virtio header asks the kernel for TCPv4 segmentation at the original segment size.
+        let merged = &bufs[0][TUN_WRITE_OFFSET..];
+        assert_eq!(merged.len(), 40 + data.len());
+        assert_eq!(&merged[40..], &data[..]);
+        let hdr = tun_rs::VirtioNetHdr::decode(&bufs[0][TUN_WRITE_OFFSET - tun_rs::VIRTIO_NET_HDR_LEN..]).unwrap();
+        assert_eq!(hdr.gso_type, tun_rs::VIRTIO_NET_HDR_GSO_TCPV4);
+        assert_eq!(hdr.gso_size as usize, SEG);
+        assert_eq!(hdr.flags & 1, 1, "VIRTIO_NET_HDR_F_NEEDS_CSUM (linux/virtio_net.h)");
+    }
+
+    #[test]
+    fn mtu_sized_buffers_are_never_merged() {
+        // What the receive path did before batch_slot: every segment stays its own TUN write.
+        let (segs, _) = bulk(40);
+        let bufs = gro((0..64).map(|_| Vec::with_capacity(1280 + 64 + TUN_WRITE_OFFSET)).collect(), &segs);
+        assert_eq!(bufs[0].len(), TUN_WRITE_OFFSET + segs[0].len());
+        let hdr = tun_rs::VirtioNetHdr::decode(&bufs[0][TUN_WRITE_OFFSET - tun_rs::VIRTIO_NET_HDR_LEN..]).unwrap();
+        assert_eq!(hdr.gso_type, 0);
     }
 }
