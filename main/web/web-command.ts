@@ -4,6 +4,7 @@
 import { LocalClient } from '../client/localapi-client.js';
 import { LineLogger, type LogLevel } from '../engine/log/logger.js';
 import type { LogFields, Logger } from '../engine/ports/ports.js';
+import type { FetchLike } from '../app/login/server-check.js';
 import { WebServer } from './web-server.js';
 import { parseListen, type ListenAddress } from './web-security.js';
 
@@ -18,6 +19,8 @@ export interface WebCommandOptions {
   logLevel?: LogLevel;
   /** The built page (default: found next to this module, see web-server.ts defaultDistDir). */
   distDir?: string;
+  /** See WebServerOptions.serverCheckFetch (the lab's meshtrayd lives in another network namespace). */
+  serverCheckFetch?: FetchLike;
 }
 
 export interface RunningWeb {
@@ -38,6 +41,7 @@ export async function startWebCommand(o: WebCommandOptions): Promise<RunningWeb>
     host: { mode: 'attached', detail: `meshtrayd at ${o.socketPath}` },
     openLoginInPage: true,
     ...(o.distDir ? { distDir: o.distDir } : {}),
+    ...(o.serverCheckFetch ? { serverCheckFetch: o.serverCheckFetch } : {}),
     // The server may run as another user than the browser (or as root): it opens nothing itself.
     // The page opens the login link in a new tab (the Log in click lets it) and shows it; the
     // terminal gets it too.

@@ -23,6 +23,7 @@ import type { IpcEnvelope } from '../app/ipc/envelope.js';
 import { createSenderPolicy } from '../app/ipc/sender-policy.js';
 import { checkControlServer } from '../app/login/server-check.js';
 import type { ExternalOpener } from '../app/login/login-flow.js';
+import type { FetchLike } from '../app/login/server-check.js';
 import type { Updater } from '../app/updater/update-policy.js';
 import { systemClock } from '../engine/ports/system.js';
 import type { Logger } from '../engine/ports/ports.js';
@@ -60,6 +61,11 @@ export interface WebServerOptions {
    * a browser for the user). Off for the test harness, whose tests drive the "system browser".
    */
   openLoginInPage?: boolean;
+  /**
+   * How the sign-in screen's server check reaches a login server: from where the engine runs.
+   * Default: this process's fetch (right when the engine is on this machine's network).
+   */
+  serverCheckFetch?: FetchLike;
 }
 
 export interface WebStats {
@@ -115,7 +121,7 @@ export class WebServer {
       engine: o.engine,
       host: o.host ?? { mode: 'attached', detail: 'meshtray web' },
       opener: o.opener,
-      checkServer: (url) => checkControlServer(url, (u, init) => fetch(u, init)),
+      checkServer: (url) => checkControlServer(url, o.serverCheckFetch ?? ((u, init) => fetch(u, init))),
       // The browser page is not an installed app: nothing to update.
       updater: o.updater ?? { check: async () => null, download: async () => undefined, quitAndInstall: () => undefined },
       currentVersion: MESHTRAY_VERSION,

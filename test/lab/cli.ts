@@ -9,6 +9,7 @@
 // `meshtray web` does) and print its URL ("window: http://127.0.0.1:PORT/#token=…").
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { startWebCommand, type RunningWeb } from '../../main/web/web-command.js';
+import type { FetchLike } from '../../main/app/login/server-check.js';
 import { join, relative } from 'node:path';
 import { LabError } from './errors.js';
 import { Lab } from './lab.js';
@@ -52,11 +53,11 @@ async function describePeer(p: Peer): Promise<string> {
  * The window for a meshtrayd, as `meshtray web` serves it: on 127.0.0.1:8088 (tailscale web's
  * port) or, when that is taken, any free port. Its log lines go to a file, not over the table.
  */
-async function startWindow(socketPath: string, logFile: string): Promise<RunningWeb | undefined> {
+async function startWindow(socketPath: string, logFile: string, serverCheckFetch?: FetchLike): Promise<RunningWeb | undefined> {
   const err = (s: string): void => appendFileSync(logFile, s);
   for (const listen of ['127.0.0.1:8088', '127.0.0.1:0']) {
     try {
-      return await startWebCommand({ socketPath, listen, out: err, err });
+      return await startWebCommand({ socketPath, listen, out: err, err, ...(serverCheckFetch ? { serverCheckFetch } : {}) });
     } catch (e) {
       if (listen.endsWith(':0') || !/in use/.test((e as Error).message)) {
         say(`lab: the window did not start: ${(e as Error).message}`);
@@ -65,6 +66,20 @@ async function startWindow(socketPath: string, logFile: string): Promise<Running
     }
   }
   return undefined;
+}
+
+/**
+ * The window is served here, but m1 (and its Headscale) live in the lab's namespaces: the sign-in
+ * screen's "is this a control server" check must ask from m1's namespace, where the engine is.
+ */
+function fetchFromHost(lab: Lab, host: string): FetchLike {
+  return async (url) => {
+    const r = await lab.exec(host, ['curl', '-sS', '-L', '--max-time', '5', '-o', '-', '-w', '\n%{http_code}', url], 10_000);
+    if (r.code !== 0) throw new Error(r.stderr.trim().replace(/^curl: \(\d+\) /, '') || `curl exited ${r.code}`);
+    const i = r.stdout.lastIndexOf('\n');
+    const body = r.stdout.slice(0, i);
+    return { status: Number(r.stdout.slice(i + 1)), text: async () => body };
+  };
 }
 
 function forever(): Promise<never> {
@@ -107,7 +122,7 @@ async function upLab(verbose: boolean): Promise<void> {
     say(`  ip netns exec ${m1.ns} node ${join(rel, 'bin', 'meshtray.js')} --socket=${m1.socket} status`);
     // The socket is a file, so the window can be served here in the root namespace, where a
     // browser on this machine reaches 127.0.0.1.
-    const web = await startWindow(m1.socket, join(lab.dir, 'web.log'));
+    const web = await startWindow(m1.socket, join(lab.dir, 'web.log'), fetchFromHost(lab, 'm1'));
     if (web) say(`The Meshtray window for m1 (open it in a browser on this machine):\n  window: ${web.url}`);
   }
   const ts = lab.bins.tailscale;
