@@ -3,7 +3,7 @@
 // device's address, the exit-node submenu with checkmarks, the toggles, log in/out, open, quit.
 import type { BackendState, PeerStatus, Status } from '../../../common/schemas/status.js';
 import type { Prefs } from '../../../common/schemas/prefs.js';
-import { advertisesExitNode, runExitNodeState, withExitRoutes } from './run-exit-node.js';
+import { advertisesExitNode, runExitNodeState, withExitRoutes } from '../../../common/prefs/exit-node-prefs.js';
 
 export type IconVariant = 'disconnected' | 'connected' | 'exit-node';
 

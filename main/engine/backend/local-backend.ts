@@ -43,6 +43,7 @@ import { DataPathHost } from './data-path-host.js';
 import { LiteUpdates } from './lite-updates.js';
 import { logoutAtControl, registerUntilLoggedIn, type RegisterHost } from './register.js';
 import { DEFAULT_CONTROL_URL, mergePrefs, upEdits } from './prefs-edit.js';
+import { advertisesExitNode, EXIT_NODE_BOTH_REFUSED, usesExitNode } from '../../../common/prefs/exit-node-prefs.js';
 
 // Re-exported: they were born here and hosts may name them from this module.
 export { DEFAULT_CONTROL_URL } from './prefs-edit.js';
@@ -368,6 +369,10 @@ export class LocalBackend implements LocalApiBackend {
       mp = { ...mp, ...exitNodePrefs(this.currentNetMap, mp.ExitNodeIP) };
     }
     const { next, changed } = mergePrefs(this.prefs, mp);
+    // tailscale checkExitNodePrefsLocked: never use and offer an exit node at once. Checked only for
+    // edits that touch either, so down/logout still work on prefs an older version stored.
+    const touchesExit = mp.ExitNodeID !== undefined || mp.ExitNodeIP !== undefined || mp.AdvertiseRoutes !== undefined;
+    if (touchesExit && usesExitNode(next) && advertisesExitNode(next)) throw new MeshtrayError('ERR_BAD_REQUEST', EXIT_NODE_BOTH_REFUSED);
     this.prefs = next;
     if (!changed) return;
     await savePrefs(this.store, next);

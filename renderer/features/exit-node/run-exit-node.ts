@@ -1,54 +1,10 @@
-// "Run as exit node" (tailscale's desktop clients' "Run exit node"): what the engine says about it
-// and the prefs edit that turns it on or off. Pure, so the wording is unit-tested under Node.
-//
-// Facts this follows:
-// - Offering = Prefs.AdvertiseRoutes holds BOTH 0.0.0.0/0 and ::/0 (tailscale ipn/prefs.go
-//   AdvertisesExitNode -> tsaddr.ContainsExitRoutes); turning it on/off drops every /0 and appends
-//   the two (Prefs.SetAdvertiseExitNode), so advertised subnets stay as they are.
-// - Approved = control put the /0s into the self node's AllowedIPs. Headscale's self node carries
-//   AllowedIPs = addresses + primaries + ExitRoutes() (approved AND announced; hscontrol/mapper
-//   builder.go WithSelfNode, types/node.go TailNode); PrimaryRoutes never holds exit routes there.
-//   The engine's status copies the self node's AllowedIPs into Status.Self.AllowedIPs.
-// - Using an exit node and being one at once is refused by tailscale ("Cannot advertise an exit
-//   node and use an exit node at the same time.", ipn/ipnlocal/local.go checkExitNodePrefsLocked),
-//   so the window never asks for that combination.
+// "Run as exit node" (tailscale's desktop clients' "Run exit node") in the window: the wording and
+// what blocks the toggle. What the prefs and status mean lives in common/prefs/exit-node-prefs.ts,
+// shared with the engine (which refuses using and offering at once) and the tray.
 import type { Prefs } from '../../../common/schemas/prefs.js';
-import type { PeerStatus } from '../../../common/schemas/status.js';
+import { advertisesExitNode, usesExitNode, type RunExitNodeState } from '../../../common/prefs/exit-node-prefs.js';
 
-/** tsaddr.AllIPv4() and tsaddr.AllIPv6(): the two routes an exit node advertises. */
-export const EXIT_ROUTES = ['0.0.0.0/0', '::/0'] as const;
-
-export type RunExitNodeState = 'off' | 'waiting' | 'approved';
-
-function hasBothExitRoutes(routes: readonly string[] | null | undefined): boolean {
-  return !!routes && EXIT_ROUTES.every((r) => routes.includes(r));
-}
-
-/** Prefs ask to offer this device as an exit node (tailscale Prefs.AdvertisesExitNode). */
-export function advertisesExitNode(prefs: Pick<Prefs, 'AdvertiseRoutes'> | undefined): boolean {
-  return hasBothExitRoutes(prefs?.AdvertiseRoutes);
-}
-
-/** Prefs choose an exit node (by ID, or by an IP not resolved yet). */
-export function usesExitNode(prefs: Pick<Prefs, 'ExitNodeID' | 'ExitNodeIP'> | undefined): boolean {
-  return !!prefs && (prefs.ExitNodeID !== '' || prefs.ExitNodeIP !== '');
-}
-
-/**
- * The engine's view: off unless the prefs offer it; offered and approved once control has put both
- * /0s into this device's AllowedIPs; otherwise waiting for an admin. A stale approval (control has
- * not yet seen the route withdrawn) does not make "off" look on: prefs decide on/off.
- */
-export function runExitNodeState(prefs: Pick<Prefs, 'AdvertiseRoutes'> | undefined, self: Pick<PeerStatus, 'AllowedIPs'> | null | undefined): RunExitNodeState {
-  if (!advertisesExitNode(prefs)) return 'off';
-  return hasBothExitRoutes(self?.AllowedIPs) ? 'approved' : 'waiting';
-}
-
-/** AdvertiseRoutes with the exit routes on or off; every other route kept, in its order (SetAdvertiseExitNode). */
-export function withExitRoutes(routes: readonly string[], on: boolean): string[] {
-  const kept = routes.filter((r) => !r.endsWith('/0'));
-  return on ? [...kept, ...EXIT_ROUTES] : kept;
-}
+export { EXIT_ROUTES, advertisesExitNode, runExitNodeState, usesExitNode, withExitRoutes, type RunExitNodeState } from '../../../common/prefs/exit-node-prefs.js';
 
 /** The toggle's label (also its accessible name). */
 export const RUN_EXIT_NODE_LABEL = 'Run as exit node';

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildMenu, type MenuItem } from '../../../main/app/tray/menu-model.js';
 import { toMenuTemplate } from '../../../main/app/tray/menu-template.js';
-import { runExitNodeState, withExitRoutes } from '../../../main/app/tray/run-exit-node.js';
+import { runExitNodeState, withExitRoutes } from '../../../common/prefs/exit-node-prefs.js';
 import { AppController } from '../../../main/app/app-controller.js';
 import { FakeClock, flush } from '../../doubles/fake-clock.js';
 import { FakeEngine, MemLogger, peer, prefs, status } from './fixtures.js';

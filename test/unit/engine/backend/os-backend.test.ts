@@ -127,6 +127,24 @@ test('why asked while the first route install is still running waits for it inst
   assert.ok(router.sets.length >= 1);
 });
 
+test('using and offering an exit node at once is refused as tailscale refuses it; nothing changes', async () => {
+  const { b, router, settle } = await setup();
+  await b.editPrefs({ AdvertiseRoutes: ['10.9.0.0/24', '0.0.0.0/0', '::/0'] });
+  await settle();
+  const n = router.sets.length;
+  await assert.rejects(b.editPrefs({ ExitNodeIP: 'exit', ExitNodeID: '' }), (e: unknown) => MeshtrayError.is(e) && e.code === 'ERR_BAD_REQUEST' && e.message === 'Cannot advertise an exit node and use an exit node at the same time.');
+  await settle();
+  assert.equal((await b.getPrefs()).ExitNodeID, '');
+  assert.equal(router.sets.length, n, 'routes untouched');
+  // The other order too: using one, then offering.
+  await b.editPrefs({ AdvertiseRoutes: ['10.9.0.0/24'] });
+  await b.editPrefs({ ExitNodeIP: 'exit', ExitNodeID: '' });
+  await assert.rejects(b.editPrefs({ AdvertiseRoutes: ['0.0.0.0/0', '::/0'] }), (e: unknown) => MeshtrayError.is(e) && e.code === 'ERR_BAD_REQUEST');
+  assert.deepEqual((await b.getPrefs()).AdvertiseRoutes, ['10.9.0.0/24']);
+  // Unrelated edits (down) still work.
+  await b.editPrefs({ WantRunning: false });
+});
+
 test('a failed apply shows in status health; down restores the OS, then closes the TUN', async () => {
   const { b, router, events, settle } = await setup();
   router.fail = true;
