@@ -129,6 +129,10 @@ test('token: missing or wrong → 403 from the router (refused sender), right �
     assert.equal(state.ok, true);
     assert.equal(state.value.host.mode, 'attached');
     assert.deepEqual(engine.calls, [], 'nothing reached the engine');
+    // The token with a Referer naming another page (Electron's senderFrame.url check): refused by the router.
+    const otherPage = JSON.parse((await send(s.port, 'POST', APP_STATE, own({ 'x-meshtray-token': TOKEN, referer: 'http://evil.example/x.html' }), '{}')).body) as { ok: boolean; error: { code: string; message: string } };
+    assert.deepEqual([otherPage.ok, otherPage.error.code], [false, 'ERR_FORBIDDEN']);
+    assert.match(otherPage.error.message, /frame http:\/\/evil\.example\/x\.html is not our page/);
 
     // Streams: no token → 403; the cookie /session hands out opens it.
     assert.equal((await send(s.port, 'GET', '/events?stream=app', { host: `127.0.0.1:${s.port}` })).status, 403);
