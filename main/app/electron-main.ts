@@ -26,7 +26,7 @@ import { KeychainStateStore } from './secrets/keychain-store.js';
 import { SessionFallbackStore } from './secrets/session-fallback-store.js';
 import { toMenuTemplate } from './tray/menu-template.js';
 import { adaptElectronUpdater } from './updater/electron-updater-adapter.js';
-import { RENDERER_CSP, secureWebPreferences } from './window/window-security.js';
+import { loginLinkToOpen, RENDERER_CSP, secureWebPreferences } from './window/window-security.js';
 
 const here = dirname(fileURLToPath(import.meta.url)); // dist/main/app
 const RENDERER_INDEX = join(here, '..', '..', 'renderer', 'index.html');
@@ -43,13 +43,20 @@ if (!app.requestSingleInstanceLock()) app.quit();
 
 // App-wide: no new windows, no navigation, no webviews, no permissions, for any webContents.
 app.on('web-contents-created', (_e, contents) => {
-  contents.setWindowOpenHandler(() => ({ action: 'deny' }));
+  // Denied, except the login link the window shows, which goes to the system browser.
+  contents.setWindowOpenHandler(({ url }) => {
+    const open = loginLinkToOpen(url, currentAuthURL());
+    if (open) void shell.openExternal(open);
+    return { action: 'deny' };
+  });
   contents.on('will-navigate', (e) => e.preventDefault());
   contents.on('will-redirect', (e) => e.preventDefault());
   contents.on('will-attach-webview', (e) => e.preventDefault());
 });
 
 let win: BrowserWindow | undefined;
+/** The AuthURL of a login in progress (set once the controller exists). */
+let currentAuthURL: () => string | undefined = () => undefined;
 let tray: Tray | undefined;
 
 async function main(): Promise<void> {
@@ -106,6 +113,7 @@ async function main(): Promise<void> {
 
   if (secretsWarning) controller.setSecretsWarning(secretsWarning);
   reportSecrets = (w) => controller.setSecretsWarning(w);
+  currentAuthURL = () => controller.appState.login.authURL;
 
   const ourWindows = (): ReadonlySet<number> => new Set(win && !win.isDestroyed() ? [win.webContents.id] : []);
   const policy = createSenderPolicy({ trustedWebContents: ourWindows, allowedUrlPrefixes: [pathToFileURL(RENDERER_INDEX).href] });

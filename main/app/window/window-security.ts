@@ -44,3 +44,17 @@ export function secureWebPreferences(preloadPath: string, devTools: boolean): Se
     devTools,
   };
 }
+
+/**
+ * The one link the window may open outside itself: the login page control handed the engine
+ * (AuthURL), in the system browser, and only http(s). Every other window.open stays denied.
+ */
+export function loginLinkToOpen(url: string, authURL: string | undefined): string | undefined {
+  if (!authURL || url !== authURL) return undefined;
+  try {
+    const u = new URL(url);
+    return u.protocol === 'https:' || u.protocol === 'http:' ? url : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -101,7 +101,11 @@ function LoginProgressView() {
       {login.message && <p>{login.message}</p>}
       {login.authURL && (
         <p className="auth-url">
-          Login link: <code>{login.authURL}</code>
+          Login link:{' '}
+          {/* Opens in the system browser (Electron: the window-open handler allows this one URL). */}
+          <a href={login.authURL} target="_blank" rel="noopener noreferrer">
+            <code>{login.authURL}</code>
+          </a>
         </p>
       )}
     </div>

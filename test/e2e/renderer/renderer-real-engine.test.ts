@@ -79,6 +79,8 @@ test('sign in, see tailscaled peers, pick an exit node, toggle LAN/subnets/Magic
     const authURL = await waitFor('AuthURL opened', () => opener.opened[0], 30_000);
     assert.match(authURL, new RegExp(`^${e.hs.serverURL}/register/`));
     await page.getByTestId('login-progress').getByText('Waiting for you to finish signing in').waitFor();
+    // The same page is one click away in the window (a link the system browser opens again).
+    assert.equal(await page.getByTestId('login-progress').getByRole('link').getAttribute('href'), authURL);
     await shot(page, '03-login-waiting-for-browser');
     const hsPage = opener.pages[0];
     if (hsPage) await shot(hsPage, '03b-headscale-register-page');
