@@ -3,15 +3,10 @@
 // the one line an engine without DNS management gives.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { ApiResponse, DNSStatus } from '../../../common/contract/api.js';
 import { MeshtrayError } from '../../../common/errors/errors.js';
-import { runCli } from '../../../main/cli/cli.js';
 import { formatDNSStatus } from '../../../main/cli/dns-status.js';
-import { LocalApiServer } from '../../../main/engine/localapi/server.js';
-import { memoryLogger } from '../../../main/engine/log/logger.js';
+import { cliAgainst } from './cli-harness.js';
 import { FakeLocalApiBackend } from '../../doubles/fake-localapi-backend.js';
 
 const reverse = Array.from({ length: 64 }, (_, i) => `${64 + i}.100.in-addr.arpa.`);
@@ -43,21 +38,7 @@ class DNSBackend extends FakeLocalApiBackend {
 }
 
 async function setup(t: import('node:test').TestContext, backend: FakeLocalApiBackend = new DNSBackend()) {
-  const dir = await mkdtemp(join(tmpdir(), 'meshtray-dns-cli-'));
-  const socket = join(dir, 's.sock');
-  const server = new LocalApiServer({ socketPath: socket, backend, logger: memoryLogger().logger });
-  await server.listen();
-  t.after(async () => {
-    await server.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-  const cli = async (args: string[]) => {
-    let out = '';
-    let err = '';
-    const code = await runCli([`--socket=${socket}`, ...args], { out: (s) => (out += s), err: (s) => (err += s) });
-    return { code, out, err };
-  };
-  return { cli };
+  return { cli: await cliAgainst(t, backend) };
 }
 
 /** The lines of one `=== title ===` section (up to the next one). */

@@ -5,18 +5,14 @@
 // status a REAL meshtrayd served in the lab (fixtures/status-exit-node.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { runCli } from '../../../main/cli/cli.js';
 import { tabwrite } from '../../../main/cli/tabwriter.js';
 import { CliFail, exitNodeStatus, formatExitNodeList, formatSuggestion, lastSeenFmt, suggestExitNode } from '../../../main/cli/exit-node.js';
 import { formatWhoIs, parseWhoisArg, whoIs, whoIsJSON } from '../../../main/cli/whois.js';
 import { formatStatus } from '../../../main/cli/status-format.js';
-import { LocalApiServer } from '../../../main/engine/localapi/server.js';
-import { memoryLogger } from '../../../main/engine/log/logger.js';
 import { StatusSchema, type PeerStatus, type Status } from '../../../common/schemas/status.js';
 import type { ApiResponse } from '../../../common/contract/api.js';
+import { cliAgainst } from './cli-harness.js';
 import { FakeLocalApiBackend } from '../../doubles/fake-localapi-backend.js';
 import { recordedExitNodeStatus } from './fixtures/status-exit-node.js';
 
@@ -161,23 +157,7 @@ class NetcheckBackend extends FakeLocalApiBackend {
   }
 }
 
-async function daemon(t: import('node:test').TestContext, backend: FakeLocalApiBackend) {
-  const dir = await mkdtemp(join(tmpdir(), 'meshtray-cli-h8-'));
-  const socket = join(dir, 's.sock');
-  const server = new LocalApiServer({ socketPath: socket, backend, logger: memoryLogger().logger });
-  await server.listen();
-  t.after(async () => {
-    await server.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-  const cli = async (args: string[]) => {
-    let out = '';
-    let err = '';
-    const code = await runCli([`--socket=${socket}`, ...args], { out: (s) => (out += s), err: (s) => (err += s) });
-    return { code, out, err };
-  };
-  return cli;
-}
+const daemon = cliAgainst;
 
 test('through the LocalAPI: whois, exit-node list/suggest, status flags, ip --assert, refused web flags', async (t) => {
   const backend = new NetcheckBackend();

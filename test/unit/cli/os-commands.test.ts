@@ -2,15 +2,10 @@
 // LocalAPI socket to a fake engine: what reaches the engine, what the user sees, exit codes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { ApiRequest, ApiResponse } from '../../../common/contract/api.js';
 import { MeshtrayError } from '../../../common/errors/errors.js';
 import type { Prefs } from '../../../common/schemas/prefs.js';
-import { runCli } from '../../../main/cli/cli.js';
-import { LocalApiServer } from '../../../main/engine/localapi/server.js';
-import { memoryLogger } from '../../../main/engine/log/logger.js';
+import { cliAgainst } from './cli-harness.js';
 import { FakeLocalApiBackend } from '../../doubles/fake-localapi-backend.js';
 
 class OSBackend extends FakeLocalApiBackend {
@@ -28,21 +23,7 @@ class OSBackend extends FakeLocalApiBackend {
 }
 
 async function setup(t: import('node:test').TestContext, backend: FakeLocalApiBackend = new OSBackend()) {
-  const dir = await mkdtemp(join(tmpdir(), 'meshtray-os-cli-'));
-  const socket = join(dir, 's.sock');
-  const server = new LocalApiServer({ socketPath: socket, backend, logger: memoryLogger().logger });
-  await server.listen();
-  t.after(async () => {
-    await server.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-  const cli = async (args: string[]) => {
-    let out = '';
-    let err = '';
-    const code = await runCli([`--socket=${socket}`, ...args], { out: (s) => (out += s), err: (s) => (err += s) });
-    return { code, out, err };
-  };
-  return { backend, cli };
+  return { backend, cli: await cliAgainst(t, backend) };
 }
 
 test('set: flags become one prefs edit; Go-style booleans; --exit-node= clears', async (t) => {
