@@ -10,14 +10,13 @@
 // Route check view gives the engine's own `why` answer (compared with the LocalAPI's) each time.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { withLab } from '../../lab/with-lab.js';
 import { launchChromiumInNamespace, loopbackOnlyPage, skipWithoutChromium, type LaunchedBrowser } from './browser.js';
 import { checkAccessibility } from './a11y.js';
-import { repoRoot, runningCompiled } from './paths.js';
+import { startBridgeInNamespace, type BridgeProcess } from './bridge-process.js';
 import { waitFor } from './real-engine.js';
 import { shot } from './support.js';
 import { LocalClient } from '../../../main/client/localapi-client.js';
@@ -79,18 +78,13 @@ test('lab: window on m1 (meshtrayd): sign in, peers, exit node seen by the echo 
       const lanPrefix = `${m1Host.router!.lanPrefix}.0/24`;
       const lanGw = `${m1Host.router!.lanPrefix}.1`;
       const lanhost = lab.host('lanhost').ip;
-      let bridge: ChildProcess | undefined;
+      let bridge: BridgeProcess | undefined;
       let chromium: LaunchedBrowser | undefined;
       let page: Page | undefined;
-      let out = '';
       const pageErrors: string[] = [];
       try {
-        const root = repoRoot();
-        const script = runningCompiled() ? [join(root, 'dist', 'test', 'e2e', 'renderer', 'bridge-main.js')] : ['--import', 'tsx', join(root, 'test', 'e2e', 'renderer', 'bridge-main.ts')];
-        bridge = spawn('ip', ['netns', 'exec', ns, process.execPath, ...script, '--socket', m1.socket], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-        bridge.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-        bridge.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-        const url = await waitFor('bridge URL', () => /^bridge (\S+)$/m.exec(out)?.[1], 60_000);
+        bridge = await startBridgeInNamespace(ns, m1.socket);
+        const url = bridge.url;
         chromium = await launchChromiumInNamespace(ns);
         const pg = await loopbackOnlyPage(chromium.browser);
         page = pg;
@@ -133,7 +127,7 @@ test('lab: window on m1 (meshtrayd): sign in, peers, exit node seen by the echo 
         await pg.getByRole('button', { name: 'Check server' }).click();
         await pg.getByTestId('server-check').getByText('is a reachable control server').waitFor({ timeout: 20_000 });
         await pg.getByRole('button', { name: 'Log in' }).click();
-        const authURL = await waitFor('AuthURL', () => /^open (\S+)$/m.exec(out)?.[1], 60_000);
+        const authURL = await bridge.opened(0);
         await hs.registerAuthId(new URL(authURL).pathname.split('/').filter(Boolean).at(-1)!, lab.user.name);
         await waitFor('Connected', async () => ((await connState()) === 'Connected' ? true : undefined), 60_000);
         for (const n of ['a1', 'x1', 'sr']) await pg.locator(`[data-peer-name="${n}"]`).waitFor({ timeout: 30_000 });
@@ -281,11 +275,11 @@ test('lab: window on m1 (meshtrayd): sign in, peers, exit node seen by the echo 
         assert.deepEqual(pageErrors, []);
       } catch (e) {
         if (page) await shot(page, 'FAILED-lab').catch(() => undefined);
-        process.stderr.write(`--- bridge (m1) ---\n${out.slice(-3000)}\n`);
+        process.stderr.write(`--- bridge (m1) ---\n${bridge?.output().slice(-3000) ?? ''}\n`);
         throw e;
       } finally {
         await chromium?.close();
-        bridge?.kill('SIGTERM');
+        bridge?.stop();
       }
     },
   );

@@ -8,14 +8,12 @@
 // traffic through m1 stops (tailscaled drops it rather than leak it), and the window says Off.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { withLab } from '../../lab/with-lab.js';
 import { peerByHostName } from '../../lab/peer-output.js';
 import { launchChromiumInNamespace, loopbackOnlyPage, skipWithoutChromium, type LaunchedBrowser } from './browser.js';
 import { checkAccessibility } from './a11y.js';
-import { repoRoot, runningCompiled } from './paths.js';
+import { startBridgeInNamespace, type BridgeProcess } from './bridge-process.js';
 import { waitFor } from './real-engine.js';
 import { shot } from './support.js';
 import { LocalClient } from '../../../main/client/localapi-client.js';
@@ -50,10 +48,9 @@ test('lab: "Run as exit node" in the window on m1 (meshtrayd): offered, waiting,
         assert.equal(r.code, 0, `meshtray debug prefs: ${r.stderr}`);
         return JSON.parse(r.stdout) as { AdvertiseRoutes: string[]; ExitNodeID: string };
       };
-      let bridge: ChildProcess | undefined;
+      let bridge: BridgeProcess | undefined;
       let chromium: LaunchedBrowser | undefined;
       let page: Page | undefined;
-      let out = '';
       const pageErrors: string[] = [];
       try {
         // m1 already offers its own LAN as a subnet (as a user might have via the CLI); the toggle must keep it.
@@ -61,12 +58,8 @@ test('lab: "Run as exit node" in the window on m1 (meshtrayd): offered, waiting,
         const st = await m1.status();
         const m1ip = (st.Self?.TailscaleIPs ?? []).find((x) => !x.includes(':'));
         assert.ok(m1ip, 'm1 has a tailnet IPv4');
-        const root = repoRoot();
-        const script = runningCompiled() ? [join(root, 'dist', 'test', 'e2e', 'renderer', 'bridge-main.js')] : ['--import', 'tsx', join(root, 'test', 'e2e', 'renderer', 'bridge-main.ts')];
-        bridge = spawn('ip', ['netns', 'exec', ns, process.execPath, ...script, '--socket', m1.socket], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-        bridge.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-        bridge.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-        const url = await waitFor('bridge URL', () => /^bridge (\S+)$/m.exec(out)?.[1], 60_000);
+        bridge = await startBridgeInNamespace(ns, m1.socket);
+        const url = bridge.url;
         chromium = await launchChromiumInNamespace(ns);
         const pg = await loopbackOnlyPage(chromium.browser);
         page = pg;
@@ -158,11 +151,11 @@ test('lab: "Run as exit node" in the window on m1 (meshtrayd): offered, waiting,
         assert.deepEqual(pageErrors, []);
       } catch (e) {
         if (page) await shot(page, 'FAILED-run-exit-node').catch(() => undefined);
-        process.stderr.write(`--- bridge (m1) ---\n${out.slice(-3000)}\n`);
+        process.stderr.write(`--- bridge (m1) ---\n${bridge?.output().slice(-3000) ?? ''}\n`);
         throw e;
       } finally {
         await chromium?.close();
-        bridge?.kill('SIGTERM');
+        bridge?.stop();
       }
     },
   );
