@@ -8,6 +8,8 @@ mod allowed_ips;
 mod classify;
 mod counters;
 mod engine;
+// Reached only through the napi registration, which `cargo test` does not link: unused there.
+#[cfg_attr(test, allow(dead_code))]
 mod fd_api;
 #[cfg(target_os = "linux")]
 mod fdpass;

@@ -97,6 +97,7 @@ pub fn open(_cfg: &TunConfig) -> io::Result<Box<dyn TunDevice>> {
 /// persistent: it disappears when the last copy of the descriptor is closed.
 /// Returns (descriptor, kernel's name, whether IFF_VNET_HDR offloads are on).
 #[cfg(target_os = "linux")]
+#[cfg_attr(test, allow(dead_code))] // used by fd_api (napi), not by the cargo tests
 pub fn create_fd(cfg: &TunConfig) -> io::Result<(std::os::fd::OwnedFd, String, bool)> {
     unix::create_fd(cfg)
 }
@@ -164,6 +165,7 @@ mod unix {
     }
 
     #[cfg(target_os = "linux")]
+    #[cfg_attr(test, allow(dead_code))]
     pub fn create_fd(cfg: &TunConfig) -> io::Result<(std::os::fd::OwnedFd, String, bool)> {
         use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
         let (dev, offload) = match build(cfg, cfg.offload) {
