@@ -27,10 +27,17 @@ export async function measureLatency(client: MeshtrayClient, store: UiStore, ip:
 
 /** A measurement older than this is taken again when a view wants it. */
 export const LATENCY_MAX_AGE_MS = 60_000;
+/**
+ * A failed measurement (no answer yet: a DERP connection or a hole punch still forming) is tried
+ * again this soon, not after a whole minute: the first ping to a new peer often fails.
+ */
+export const LATENCY_RETRY_MS = 10_000;
 
-/** Whether a view should (re)measure: never measured, or done and older than LATENCY_MAX_AGE_MS. */
-export function needsMeasuring(p: { pending: boolean; at?: number } | undefined, nowMs: number): boolean {
+/** Whether a view should (re)measure: never measured, failed and older than LATENCY_RETRY_MS, or older than LATENCY_MAX_AGE_MS. */
+export function needsMeasuring(p: { pending: boolean; at?: number; latencyMs?: number; error?: string } | undefined, nowMs: number): boolean {
   if (!p) return true;
   if (p.pending) return false;
-  return p.at === undefined || nowMs - p.at > LATENCY_MAX_AGE_MS;
+  if (p.at === undefined) return true;
+  const failed = p.error !== undefined || p.latencyMs === undefined;
+  return nowMs - p.at > (failed ? LATENCY_RETRY_MS : LATENCY_MAX_AGE_MS);
 }

@@ -60,7 +60,7 @@ test('lab: device list on m1 (meshtrayd, real data plane): a1 direct with its la
 
         // The rows in view are measured on their own: each shows a path and a latency.
         for (const n of ['a1', 'b1']) {
-          await waitFor(`${n} path + latency`, async () => (PATH_LINE.test(await pg.locator(`[data-peer-name="${n}"]`).getByTestId('peer-path').innerText()) ? true : undefined), 30_000, 250);
+          await waitFor(`${n} path + latency`, async () => (PATH_LINE.test(await pg.locator(`[data-peer-name="${n}"]`).getByTestId('peer-path').innerText()) ? true : undefined), 45_000, 250);
         }
         await shot(pg, 'lab-paths-1-measured');
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MeshtrayClient, type RawBridge } from '../../../renderer/api/client.js';
-import { LATENCY_MAX_AGE_MS, measureLatency, needsMeasuring } from '../../../renderer/api/measure-latency.js';
+import { LATENCY_MAX_AGE_MS, LATENCY_RETRY_MS, measureLatency, needsMeasuring } from '../../../renderer/api/measure-latency.js';
 import { createUiStore } from '../../../renderer/store/engine-store.js';
 
 /** A bridge whose ping answers with the given envelope (what main's IPC router would send). */
@@ -44,6 +44,10 @@ test('measure again only when never measured or older than a minute, never while
   const now = 1_000_000;
   assert.equal(needsMeasuring(undefined, now), true);
   assert.equal(needsMeasuring({ pending: true }, now), false);
-  assert.equal(needsMeasuring({ pending: false, at: now - 1_000 }, now), false);
-  assert.equal(needsMeasuring({ pending: false, at: now - LATENCY_MAX_AGE_MS - 1 }, now), true);
+  assert.equal(needsMeasuring({ pending: false, at: now - 1_000, latencyMs: 4 }, now), false);
+  assert.equal(needsMeasuring({ pending: false, at: now - LATENCY_MAX_AGE_MS - 1, latencyMs: 4 }, now), true);
+  // A failed ping (no answer yet) is tried again after LATENCY_RETRY_MS, not after a minute.
+  assert.equal(needsMeasuring({ pending: false, at: now - 1_000, error: 'timeout' }, now), false);
+  assert.equal(needsMeasuring({ pending: false, at: now - LATENCY_RETRY_MS - 1, error: 'timeout' }, now), true);
+  assert.equal(needsMeasuring({ pending: false, at: now - LATENCY_RETRY_MS - 1, latencyMs: 4 }, now), false);
 });
