@@ -59,7 +59,7 @@ test('headscale helpers: interactive login, subnet routes, exit node, policy, re
       assert.equal(await seen(), lab.host('a1').publicIp);
       const ex = await hs.nodeByName('exit');
       await hs.approveRoutes(ex!.id, ['0.0.0.0/0', '::/0']);
-      await a1.waitStatus('exit offers itself', (s) => peerByHostName(s, 'exit')?.ExitNodeOption === true, 20_000);
+      await a1.waitStatus('exit offers itself', (s) => peerByHostName(s, 'exit')?.ExitNodeOption === true, 45_000); // Headscale's batcher can take a while under load
       const exitIp = peerByHostName(await a1.status(), 'exit')!.TailscaleIPs[0]!;
       assert.equal((await a1.cli(['set', `--exit-node=${exitIp}`])).code, 0);
       await waitFor('web sees the exit node', async () => (await seen()) === '198.51.100.70' || `web saw ${await seen()}`, { timeoutMs: 20_000, intervalMs: 300 });
