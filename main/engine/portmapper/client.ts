@@ -46,6 +46,14 @@ export interface PortMapping {
 
 /** How long a gateway has to answer (tailscale portMapServiceTimeout). */
 export const SERVICE_TIMEOUT_MS = 250;
+/**
+ * A map request waits longer than a probe: the router installs its firewall/NAT rules before it
+ * answers (miniupnpd under load took longer than 250 ms in the lab, and a lost answer costs a
+ * minute until the next try).
+ */
+export const MAP_TIMEOUT_MS = 2_000;
+/** RFC 6886 §3.1's first retransmission interval. */
+const RETRANSMIT_MS = 250;
 /** After the first answer, wait this much more for further SSDP answers (tailscale: 50 ms). */
 const UPNP_LINGER_MS = 50;
 /** A service seen this recently is not probed again (tailscale trustServiceStillAvailableDuration). */
@@ -71,6 +79,7 @@ export class PortMapper {
   readonly counters: Counters;
   private readonly log: Logger;
   private readonly timeoutMs: number;
+  private readonly mapTimeoutMs: number;
   private localPort = 0;
   private mapping: PortMapping | undefined;
   private creating: Promise<void> | undefined;
@@ -93,6 +102,7 @@ export class PortMapper {
     this.counters = o.counters ?? new Counters('portmap_');
     this.log = o.logger.child('portmapper');
     this.timeoutMs = o.timeoutMs ?? SERVICE_TIMEOUT_MS;
+    this.mapTimeoutMs = Math.max(this.timeoutMs, MAP_TIMEOUT_MS);
   }
 
   /** The UDP port to map (our WireGuard socket). A change deletes the old mapping. */
@@ -389,7 +399,7 @@ export class PortMapper {
    * Sends `pkts` (twice within the timeout, as RFC 6886 §3.1 retransmits) and resolves with the
    * first reply `accept` takes, or undefined on timeout.
    */
-  private async exchange<T>(gw: string, pkts: Uint8Array[], accept: (pkt: Uint8Array) => T | undefined): Promise<T | undefined> {
+  private async exchange<T>(gw: string, pkts: Uint8Array[], accept: (pkt: Uint8Array) => T | undefined, timeoutMs = this.timeoutMs): Promise<T | undefined> {
     const sock = await this.o.io.openUdp();
     try {
       return await new Promise<T | undefined>((resolve) => {
@@ -411,9 +421,11 @@ export class PortMapper {
             this.log.debug('send failed', { error: String(e) });
           }
         };
+        // RFC 6886 §3.1: retransmit with the interval doubling from 250 ms (here: within the timeout).
         send();
-        timers.push(this.o.clock.setTimeout(send, Math.floor(this.timeoutMs / 2)));
-        timers.push(this.o.clock.setTimeout(() => done(undefined), this.timeoutMs));
+        const first = Math.min(RETRANSMIT_MS, Math.floor(timeoutMs / 2));
+        for (let at = first, gap = first; at < timeoutMs; gap *= 2, at += gap) timers.push(this.o.clock.setTimeout(send, at));
+        timers.push(this.o.clock.setTimeout(() => done(undefined), timeoutMs));
       });
     } finally {
       sock.close();
@@ -442,7 +454,7 @@ export class PortMapper {
         mapped = { externalPort: r.externalPort, lifetimeS: r.lifetimeS, epoch: r.epoch };
       }
       return publicIp && mapped ? true : undefined;
-    });
+    }, this.mapTimeoutMs);
     if (refused || !publicIp || !mapped) return undefined;
     const m = mapped as { externalPort: number; lifetimeS: number; epoch: number };
     if (m.externalPort === 0 || m.lifetimeS === 0) return undefined;
@@ -463,7 +475,7 @@ export class PortMapper {
       if (p.value.opcode !== PCP_OP_MAP || !p.value.map) return undefined; // a late ANNOUNCE answer
       if (!sameBytes(p.value.map.nonce, nonce)) return this.drop('pcp-wrong-nonce');
       return p.value;
-    });
+    }, this.mapTimeoutMs);
     if (!r?.map) return undefined;
     this.noteEpoch('pcp', r.epoch);
     if (r.result !== PcpResult.OK) {

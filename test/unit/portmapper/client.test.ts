@@ -83,6 +83,16 @@ test('NAT-PMP mapping: created, announced, renewed at half its lifetime for the 
   assert.equal(s.gw.openSockets, 0);
 });
 
+test('a slow router (answers only a later retransmission) still gets its mapping made, not a minute later', async () => {
+  const s = setup();
+  s.gw.pmpSlowMaps = 2; // the first two sends (0 ms, 250 ms) go unanswered, as miniupnpd under load did
+  s.pm.currentOrStart();
+  await s.clock.advance(1000);
+  assert.equal(ext(s.pm.current), `pmp ${WAN}:40000`);
+  const maps = s.gw.sent.filter((x) => x.pkt[0] === 0 && x.pkt[1] === 1 && x.pkt[11] !== 0);
+  assert.equal(maps.length, 3, 'retransmitted at 250 ms and 750 ms (RFC 6886 doubling)');
+});
+
 test('a mapping that cannot be renewed is kept until it runs out, then dropped and announced gone', async () => {
   const s = setup();
   s.pm.currentOrStart();

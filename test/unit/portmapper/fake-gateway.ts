@@ -18,6 +18,8 @@ export class FakeGateway implements PortmapIO {
   epoch = 1000;
   /** NAT-PMP result code for map requests (0 = OK). */
   pmpMapResult = 0;
+  /** A slow router: this many NAT-PMP map requests go unanswered before one is answered. */
+  pmpSlowMaps = 0;
   /** Ports already taken by someone else (UPnP AddPortMapping → 718). */
   taken = new Set<number>();
   /** Replace every answer to a PXP request with these bytes (malformed-reply tests). */
@@ -78,6 +80,10 @@ export class FakeGateway implements PortmapIO {
         const suggested = v.getUint16(6);
         const life = v.getUint32(8);
         if (this.pmpMapResult) return [pmpMap(this.pmpMapResult, this.epoch, internal, 0, 0)];
+        if (life > 0 && this.pmpSlowMaps > 0) {
+          this.pmpSlowMaps--;
+          return [];
+        }
         const key = `udp/${SELF}/${internal}`;
         if (life === 0) {
           this.mappings.delete(key);
