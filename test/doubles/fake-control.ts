@@ -68,7 +68,7 @@ export class FakeControl implements ControlClientPort {
     });
   }
 
-  async mapUpdate(req: MapRequest): Promise<void> {
+  async mapUpdate(req: MapRequest, _opts?: { signal?: AbortSignal; timeoutMs?: number }): Promise<void> {
     this.updates.push(structuredClone(req));
   }
 

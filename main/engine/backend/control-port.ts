@@ -9,7 +9,7 @@ export interface ControlClientPort {
   /** Resolves when the server ends the stream, rejects on any error; onMessage gets each decoded JSON message. */
   mapStream(req: MapRequest, onMessage: (msg: unknown) => void, opts: { signal: AbortSignal }): Promise<void>;
   /** Lite update (Stream:false, OmitPeers:true). */
-  mapUpdate(req: MapRequest, opts?: { signal?: AbortSignal }): Promise<void>;
+  mapUpdate(req: MapRequest, opts?: { signal?: AbortSignal; timeoutMs?: number }): Promise<void>;
   /**
    * Answers a MapResponse.PingRequest with an empty Types field: a HEAD to its URL, over Noise when
    * URLIsNoise. Headscale uses these to check that a node is alive (HA subnet routers, its debug page).

@@ -10,6 +10,13 @@ import type { ControlClientPort } from './control-port.js';
 import type { BackendCounters } from './counters.js';
 import { hostinfoKey } from './hostinfo.js';
 
+/**
+ * How long one lite update may wait for control's 200 before it is retried. Shorter than the
+ * client's 60 s default: once, under load, Headscale did not answer one for over 30 s, and the
+ * advertised routes it carried reached nobody in that time.
+ */
+export const LITE_UPDATE_TIMEOUT_MS = 15_000;
+
 export interface LiteUpdateDeps {
   clock: Clock;
   random: Random;
@@ -61,7 +68,7 @@ export class LiteUpdates {
         try {
           const client = this.d.client();
           const req = this.d.request();
-          await client.mapUpdate(req, { signal: sig });
+          await client.mapUpdate(req, { signal: sig, timeoutMs: LITE_UPDATE_TIMEOUT_MS });
           this.d.counters.liteUpdates++;
           sent(req);
           return;

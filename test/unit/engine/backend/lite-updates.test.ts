@@ -2,7 +2,7 @@
 // always, retries with backoff, and a newer update superseding one still retrying.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LiteUpdates } from '../../../../main/engine/backend/lite-updates.js';
+import { LITE_UPDATE_TIMEOUT_MS, LiteUpdates } from '../../../../main/engine/backend/lite-updates.js';
 import { newBackendCounters } from '../../../../main/engine/backend/counters.js';
 import { buildMapRequest } from '../../../../main/engine/backend/map-request.js';
 import type { MapRequest } from '../../../../main/engine/control/messages.js';
@@ -25,7 +25,9 @@ function setup() {
       stream,
     });
   const realUpdate = control.mapUpdate.bind(control);
-  control.mapUpdate = async (r) => {
+  const timeouts: (number | undefined)[] = [];
+  control.mapUpdate = async (r, opts) => {
+    timeouts.push(opts?.timeoutMs);
     if (world.fail > 0) {
       world.fail--;
       throw new Error('control: 502');
@@ -33,7 +35,7 @@ function setup() {
     return realUpdate(r);
   };
   const lite = new LiteUpdates({ clock, random: { bytes: (n) => new Uint8Array(n), float: () => 0.5 }, logger: memoryLogger('debug').logger, counters, client: () => control, request: () => req(false) });
-  return { clock, control, counters, world, lite, req };
+  return { clock, control, counters, world, lite, req, timeouts };
 }
 
 test('Hostinfo goes out only when it differs from what the stream request or the last update carried', async () => {
@@ -54,6 +56,15 @@ test('Hostinfo goes out only when it differs from what the stream request or the
   await flush();
   assert.equal(control.updates.length, 1, 'nothing new');
   assert.equal(counters.liteUpdates, 1);
+});
+
+test('each lite update waits a bounded time for control (then it is retried), not the 60 s default', async () => {
+  const { lite, timeouts, world } = setup();
+  world.hostname = 'renamed';
+  lite.hostinfoMaybeChanged(new AbortController().signal);
+  await flush();
+  assert.deepEqual(timeouts, [LITE_UPDATE_TIMEOUT_MS]);
+  assert.ok(LITE_UPDATE_TIMEOUT_MS < 30_000);
 });
 
 test('endpoints go out even with an unchanged Hostinfo; failures retry with backoff until sent', async () => {
