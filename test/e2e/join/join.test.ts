@@ -29,9 +29,13 @@ function secretsOf(peer: Peer, authKey: string): string[] {
   const profile = JSON.parse(st['profile'] ?? '{}') as { PrivateNodeKey?: string; OldPrivateNodeKey?: string };
   const keys = [st['_machinekey'], profile.PrivateNodeKey, profile.OldPrivateNodeKey].filter((k): k is string => !!k);
   assert.ok(keys.length >= 2, 'machine and node private keys are in the state file');
-  // The headscale key's secret part alone must not leak either (hskey-auth-<prefix>-<secret>).
-  const secretPart = authKey.split('-').pop()!;
-  return [authKey, secretPart, ...keys, ...keys.map((k) => k.slice('privkey:'.length))];
+  // The headscale key's secret part alone must not leak either (hskey-auth-<prefix>-<secret>). The
+  // secret is base64url and may itself contain '-' (even end with one), so take everything after
+  // the prefix, not the last '-' piece (which was once empty, and '' is in every log).
+  const secretPart = /^hskey-auth-[^-]+-(.+)$/.exec(authKey)?.[1] ?? authKey;
+  const all = [authKey, secretPart, ...keys, ...keys.map((k) => k.slice('privkey:'.length))];
+  assert.ok(all.every((x) => x.length >= 16), 'every secret looked for is long enough to mean something');
+  return all;
 }
 
 async function hsNode(lab: Lab, name: string) {
