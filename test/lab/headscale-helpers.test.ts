@@ -56,6 +56,9 @@ test('headscale helpers: interactive login, subnet routes, exit node, policy, re
       // Exit node: the web host sees a1's traffic from natA's address, then from the exit node's.
       const web = await lab.addWebHost();
       const seen = async () => (await lab.exec('a1', ['curl', '-s', '--max-time', '3', `http://${web.ip}/`])).stdout.trim();
+      // The web host has just started: wait until it answers at all (once, under CI load, the first
+      // 3-second request got nothing), then check whose address it saw.
+      await waitFor('the web host answers a1', async () => (await seen()) !== '' || 'no answer yet', { timeoutMs: 20_000, intervalMs: 300 });
       assert.equal(await seen(), lab.host('a1').publicIp);
       const ex = await hs.nodeByName('exit');
       await hs.approveRoutes(ex!.id, ['0.0.0.0/0', '::/0']);
