@@ -17,10 +17,19 @@ export function canRunNetns(): { ok: boolean; why?: string } {
 /** Skip loudly outside CI, fail under CI=true (team rule). Returns the skip reason or false. */
 export function netnsSkip(what: string): string | false {
   const c = canRunNetns();
-  if (c.ok) return false;
-  if (process.env.CI === 'true') throw new Error(`${what} must run under CI=true: ${c.why}`);
-  process.stderr.write(`\n!!! SKIPPING ${what}: ${c.why} !!!\n\n`);
-  return c.why!;
+  return mustRunInCI(c.ok ? false : c.why!, what);
+}
+
+/**
+ * The one rule for every real test's precondition (root, the built addon, a tool): met → false;
+ * missing under CI=true → throw (such tests run in CI, never skip); elsewhere → the reason, said
+ * loudly, for `{ skip }`.
+ */
+export function mustRunInCI(missing: string | false | undefined, what: string): string | false {
+  if (!missing) return false;
+  if (process.env.CI === 'true') throw new Error(`${what} must run under CI=true: ${missing}`);
+  process.stderr.write(`\n!!! SKIPPING ${what}: ${missing} !!!\n\n`);
+  return missing;
 }
 
 export interface ShResult {

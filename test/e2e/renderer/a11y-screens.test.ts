@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Page } from 'playwright-core';
-import { chromiumUnavailable, launchChromium, loopbackOnlyPage, type LaunchedBrowser } from './browser.js';
+import { launchChromium, loopbackOnlyPage, skipWithoutChromium, type LaunchedBrowser } from './browser.js';
 import { RendererBridge } from './bridge-server.js';
 import { checkAccessibility } from './a11y.js';
 import { shot, TestLogger } from './support.js';
@@ -46,12 +46,7 @@ async function fakeControl(): Promise<{ url: string; server: Server }> {
 }
 
 test('accessibility on every screen and error state of the window', { timeout: 120_000 }, async (t) => {
-  const why = chromiumUnavailable();
-  if (why) {
-    if (process.env.CI === 'true') throw new Error(why);
-    process.stderr.write(`\n!!! SKIPPING: ${why}\n\n`);
-    return t.skip(why);
-  }
+  if (skipWithoutChromium(t, t.name)) return;
   const control = await fakeControl();
   const backend = new FakeLocalApiBackend();
   backend.prefs = prefs({ ControlURL: '', WantRunning: false });

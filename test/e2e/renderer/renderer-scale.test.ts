@@ -7,10 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { launchChromium, loopbackOnlyPage, type LaunchedBrowser } from './browser.js';
+import { launchChromium, loopbackOnlyPage, skipWithoutChromium, type LaunchedBrowser } from './browser.js';
 import { RendererBridge } from './bridge-server.js';
 import { shot, TestLogger } from './support.js';
-import { chromiumUnavailable } from './browser.js';
 import { waitFor } from './real-engine.js';
 import { FakeLocalApiBackend } from '../../doubles/fake-localapi-backend.js';
 import { LocalApiServer } from '../../../main/engine/localapi/server.js';
@@ -21,12 +20,7 @@ import { MeshtrayError } from '../../../common/errors/errors.js';
 import type { ApiRequest, PingResult } from '../../../common/contract/api.js';
 
 test('5,000 peers: windowed list, fast search, health warnings shown', { timeout: 120_000 }, async (t) => {
-  const why = chromiumUnavailable();
-  if (why) {
-    if (process.env.CI === 'true') throw new Error(why);
-    process.stderr.write(`\n!!! SKIPPING: ${why}\n\n`);
-    return t.skip(why);
-  }
+  if (skipWithoutChromium(t, t.name)) return;
   const dir = mkdtempSync('/tmp/mt-e2e-scale-');
   const log = new TestLogger();
   const backend = new FakeLocalApiBackend();

@@ -4,6 +4,7 @@
 // everything, and every bad request is refused with a reason and changes nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mustRunInCI } from '../../e2e/os/support.js';
 import { connect, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -268,7 +269,7 @@ test('--socket-group: group(5)/passwd(5) parsing; members are the primary gid or
   assert.throws(() => socketGroup('nosuch', (p) => files[p]!()), /no group "nosuch"/);
 });
 
-test('helper with a socket group: socket root:<gid> 0660; a member is served, anyone else refused', { skip: process.getuid?.() !== 0 ? 'chown to a group needs root' : false }, async () => {
+test('helper with a socket group: socket root:<gid> 0660; a member is served, anyone else refused', { skip: mustRunInCI(process.getuid?.() !== 0 ? 'chown to a group needs root' : false, 'the helper socket-group test') }, async () => {
   const { statSync } = await import('node:fs');
   const dir = mkdtempSync(join(tmpdir(), 'mt-helper-grp-'));
   let cred = { pid: 1, uid: 1000, gid: 65534 };

@@ -4,6 +4,7 @@
 // one, and (as root) a socket it may not open. No network namespace needed.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mustRunInCI } from '../../e2e/os/support.js';
 import { createServer, type Server, type Socket } from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync, writeSync, fstatSync } from 'node:fs';
@@ -35,7 +36,9 @@ const rejection = async (p: Promise<unknown>): Promise<Error & { code?: string }
   assert.fail('expected a rejection');
 };
 
-describe('descriptor passing (sendFds / helperExchange)', { skip: !api }, () => {
+const noAddon = mustRunInCI(api ? false : 'the native addon is not built (npm run build:native)', 'descriptor passing tests');
+
+describe('descriptor passing (sendFds / helperExchange)', { skip: noAddon }, () => {
   let dir: string;
   const servers: Server[] = [];
   before(() => { dir = mkdtempSync(join(tmpdir(), 'mt-fdpass-')); chmodSync(dir, 0o755); });
@@ -138,7 +141,7 @@ describe('descriptor passing (sendFds / helperExchange)', { skip: !api }, () => 
     assert.equal(refused.code, 'ECONNREFUSED', refused.message);
   });
 
-  it('rejects with EACCES when the caller may not open the socket (run as nobody)', { skip: process.getuid?.() !== 0 ? 'needs root to switch to uid 65534' : false }, async () => {
+  it('rejects with EACCES when the caller may not open the socket (run as nobody)', { skip: mustRunInCI(process.getuid?.() !== 0 ? 'needs root to switch to uid 65534' : false, 'the EACCES-as-nobody test') }, async () => {
     const path = await serve('private.sock', (s) => s.end('{"ok":true}\n'));
     chmodSync(path, 0o600); // root-only, as the helper's socket is for uids it does not allow
     const script = `const a = require(${JSON.stringify(addonPath)});
