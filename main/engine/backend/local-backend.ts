@@ -274,10 +274,7 @@ export class LocalBackend implements LocalApiBackend {
       if (cur) return { kind: 'direct', endpoint: cur };
       return { kind: 'relayed', derpRegion: this.netmap.derpRegionCode(n.HomeDERP) || String(n.HomeDERP) };
     };
-    // Running is published before the first route install finishes: answer from that table rather
-    // than "no route table yet" (OSWiring.apply never throws; the router bounds its own time).
-    const applying = this.paths.osApplying;
-    if (!this.os.table && applying) await applying;
+    await this.osSettled();
     return this.os.why(req.Dest, pathOf) as ApiResponse<'why'>;
   }
 
@@ -290,10 +287,17 @@ export class LocalBackend implements LocalApiBackend {
   /** `dns status`: the tailnet's DNS settings, the OS's own resolver, and what the engine did with both. */
   async dnsStatus(): Promise<ApiResponse<'dnsStatus'>> {
     if (!this.os) throw new MeshtrayError('ERR_NOT_FOUND', 'this engine does not manage DNS on this host (userspace networking, or not root)');
-    // Running is published before the first OS apply finishes: answer from that apply (as `why`).
-    const applying = this.paths.osApplying;
-    if (applying) await applying;
+    await this.osSettled();
     return this.os.dnsStatus(this.currentNetMap, this.prefs);
+  }
+
+  /**
+   * Waits for the OS apply in flight, if any: Running is published before the first route/DNS
+   * install finishes, and questions about the OS (`why`, `dns status`) are answered from what was
+   * installed, not "no route table yet". OSWiring.apply never throws; the router bounds its time.
+   */
+  private async osSettled(): Promise<void> {
+    await this.paths.osApplying;
   }
 
   /** `netcheck`: a fresh report from the data path's socket (tailscale netcheck). */
