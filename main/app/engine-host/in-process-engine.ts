@@ -8,8 +8,7 @@
 // answered from the TUN (the data plane's intercept), since the app cannot bind port 53.
 // Without the helper: control plane only, and a health line says why.
 import { hostname, machine, release } from 'node:os';
-import type { z } from 'zod';
-import { api, type ApiName, type ApiRequest, type ApiResponse } from '../../../common/contract/api.js';
+import type { ApiName, ApiRequest, ApiResponse } from '../../../common/contract/api.js';
 import { MeshtrayError } from '../../../common/errors/errors.js';
 import type { Notify } from '../../../common/schemas/notify.js';
 import { LocalBackend } from '../../engine/backend/local-backend.js';
@@ -23,6 +22,7 @@ import { Quad100Intercept } from '../../engine/dns/intercept.js';
 import { MagicDNSResolver } from '../../engine/dns/resolver.js';
 import { nodeUpstream } from '../../engine/dns/upstream.js';
 import type { LocalApiBackend } from '../../engine/localapi/server.js';
+import { invokeBackend } from '../../engine/localapi/invoke.js';
 import { DataPath, TUN_MTU } from '../../engine/magicsock/data-path.js';
 import type { Logger, StateStore } from '../../engine/ports/ports.js';
 import { systemClock, systemRandom } from '../../engine/ports/system.js';
@@ -58,19 +58,13 @@ export function backendConnection(backend: LocalApiBackend, hostHealth?: HostHea
   const extra = (): readonly string[] => hostHealth?.current ?? [];
   return {
     async call<N extends ApiName>(name: N, request: ApiRequest<N>): Promise<ApiResponse<N>> {
-      const entry = api[name];
-      const req = (entry.request as z.ZodType).safeParse(request ?? {});
-      if (!req.success) throw new MeshtrayError('ERR_BAD_REQUEST', `invalid ${name} request: ${req.error.issues[0]?.message ?? ''}`);
-      const handler = backend[name] as ((r: unknown) => Promise<unknown>) | undefined;
-      // An optional call this backend lacks: "not supported", as the LocalAPI answers it.
-      if (typeof handler !== 'function') throw new MeshtrayError('ERR_NOT_FOUND', `this engine does not support ${name}`);
-      const res = (entry.response as z.ZodType).safeParse(await handler.call(backend, req.data));
-      if (!res.success) throw new MeshtrayError('ERR_INTERNAL', `engine answered ${name} with an unexpected shape`);
+      // The same contract checks as over the LocalAPI socket (schemas both ways, missing optional call).
+      const data = await invokeBackend(backend, name, request);
       if (name === 'status' && extra().length) {
-        const st = res.data as { Health: string[] | null };
+        const st = data as { Health: string[] | null };
         return { ...st, Health: [...(st.Health ?? []), ...extra()] } as ApiResponse<N>;
       }
-      return res.data as ApiResponse<N>;
+      return data as ApiResponse<N>;
     },
     watch(signal: AbortSignal): AsyncIterable<Notify> {
       return {

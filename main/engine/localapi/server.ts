@@ -13,6 +13,9 @@ import type { Notify } from '../../../common/schemas/notify.js';
 import type { Logger } from '../ports/ports.js';
 import { httpStatusFor } from './http-status.js';
 import { isAllowedPeer, peerCred, type PeerCred } from './peercred.js';
+import { describeIssues, invokeBackend } from './invoke.js';
+
+export { describeIssues };
 
 export type ApiHandlers = {
   [N in ApiName]: (req: z.infer<Api[N]['request']>) => Promise<ApiResponse<N>>;
@@ -127,20 +130,9 @@ export class LocalApiServer {
           throw new MeshtrayError('ERR_BAD_REQUEST', 'request body is not valid JSON');
         }
       }
-      const parsed = call.request.safeParse(raw);
-      if (!parsed.success) {
-        throw new MeshtrayError('ERR_BAD_REQUEST', `invalid ${name} request: ${describeIssues(parsed.error)}`);
-      }
-      const handler = this.opts.backend[name] as ((r: unknown) => Promise<unknown>) | undefined;
-      if (!handler) throw new MeshtrayError('ERR_NOT_FOUND', `this engine does not support ${name}`);
-      const out = await handler.call(this.opts.backend, parsed.data);
-      const checked = call.response.safeParse(out);
-      if (!checked.success) {
-        this.log.error('localapi: handler returned an invalid response', { call: name, reason: describeIssues(checked.error) });
-        throw new MeshtrayError('ERR_INTERNAL', `internal error building ${name} response`);
-      }
+      const checked = await invokeBackend(this.opts.backend, name, raw, this.log);
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(checked.data));
+      res.end(JSON.stringify(checked));
     } catch (e) {
       const err = MeshtrayError.is(e) ? e : new MeshtrayError('ERR_INTERNAL', e instanceof Error ? e.message : String(e));
       if (err.code === 'ERR_BAD_REQUEST' || err.code === 'ERR_NOT_FOUND') this.rejected++;
@@ -201,13 +193,6 @@ function sendError(res: ServerResponse, err: MeshtrayError): void {
   res.end(JSON.stringify(body));
 }
 
-/** zod issues as one short line: "path: message; …". */
-export function describeIssues(e: z.ZodError): string {
-  return e.issues
-    .slice(0, 5)
-    .map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message))
-    .join('; ');
-}
 
 /** Removes a socket file left by a dead daemon; refuses to steal one a live daemon still answers on. */
 async function removeStaleSocket(path: string): Promise<void> {
